@@ -1,0 +1,61 @@
+# Taskyard: `make` lists the targets; longer logic lives in scripts/.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: ## Install the Python workspace (uv sync)
+	@scripts/ensure-uv.sh
+	uv sync --locked
+
+.PHONY: run
+run: ## Run the whole system locally: API :8000, Flower :5555, one worker per queue
+	@scripts/run-local.sh
+
+.PHONY: test
+test: ## Run unit, integration, fault and chart tests (starts RabbitMQ/Redis if needed)
+	@scripts/test.sh
+
+.PHONY: test-unit
+test-unit: ## Unit tests only (no servers)
+	@scripts/ensure-uv.sh
+	uv run --locked pytest tests/unit
+
+.PHONY: lint
+lint: ## ruff and mypy
+	@scripts/ensure-uv.sh
+	uv run --locked ruff check .
+	uv run --locked ruff format --check .
+	uv run --locked mypy libs/common/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
+
+.PHONY: format
+format: ## Format the code with ruff
+	uv run ruff format .
+	uv run ruff check --fix .
+
+.PHONY: images
+images: ## Build the four service images as taskyard/<name>:<version>
+	@scripts/build-images.sh
+
+.PHONY: test-containers
+test-containers: ## Build the images, run the stack from them and pass tests/e2e
+	@scripts/test-containers.sh
+
+.PHONY: kind-up
+kind-up: ## Create a kind cluster, load the images, install KEDA and the chart
+	@scripts/kind-up.sh
+
+.PHONY: e2e-kind
+e2e-kind: ## Run tests/e2e against the kind cluster and check KEDA scaling
+	@scripts/e2e-kind.sh
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	@scripts/kind-down.sh
+
+.PHONY: bench
+bench: ## Benchmarks against plain Celery (not part of make test)
+	@scripts/bench.sh

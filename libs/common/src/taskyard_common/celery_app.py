@@ -1,0 +1,64 @@
+"""The Celery application every Taskyard process builds: JSON only, late acks, confirms."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from taskyard_common import topology
+from taskyard_common.settings import Settings
+
+# RabbitMQ drops a channel whose message stays unacked longer than its consumer_timeout;
+# the chart raises it, and this keeps a running task's heartbeat well inside it.
+BROKER_HEARTBEAT_SECONDS = 30
+BROKER_CONNECT_TIMEOUT_SECONDS = 5
+PUBLISH_RETRY_MAX_SECONDS = 2
+
+
+def create_celery_app(main: str, settings: Settings) -> Celery:
+    app = Celery(main, broker=settings.broker_url.get_secret_value(), set_as_current=True)
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        # Status and results live in the Taskyard status store, not a Celery backend.
+        result_backend=None,
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_delivery_mode="persistent",
+        task_queues=topology.kombu_queues(),
+        task_default_exchange=topology.EXCHANGE_NAME,
+        task_default_exchange_type=topology.EXCHANGE_TYPE,
+        task_default_queue_type="quorum",
+        task_create_missing_queues=False,
+        task_publish_retry=True,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": PUBLISH_RETRY_MAX_SECONDS,
+        },
+        broker_transport_options={"confirm_publish": True},
+        broker_connection_timeout=BROKER_CONNECT_TIMEOUT_SECONDS,
+        broker_heartbeat=BROKER_HEARTBEAT_SECONDS,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_pool_limit=10,
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_concurrency=settings.worker_concurrency,
+        worker_soft_shutdown_timeout=settings.worker_soft_shutdown_timeout_seconds,
+        worker_enable_soft_shutdown_on_idle=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_enable_remote_control=True,
+        worker_disable_rate_limits=True,
+        enable_utc=True,
+    )
+    return app

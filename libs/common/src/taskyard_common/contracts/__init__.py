@@ -1,0 +1,21 @@
+"""Request and payload models shared by the API (to validate) and the workers (to parse)."""
+
+from taskyard_common.contracts.data import DataPayload
+from taskyard_common.contracts.email import EmailPayload
+from taskyard_common.contracts.file import FilePayload
+from taskyard_common.contracts.submit import (
+    PAYLOAD_MODELS,
+    SubmitRequest,
+    TaskListQuery,
+    parse_submission,
+)
+
+__all__ = [
+    "PAYLOAD_MODELS",
+    "DataPayload",
+    "EmailPayload",
+    "FilePayload",
+    "SubmitRequest",
+    "TaskListQuery",
+    "parse_submission",
+]

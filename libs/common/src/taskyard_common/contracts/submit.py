@@ -1,0 +1,69 @@
+"""The submit request: a task type, its payload, a priority and an optional retry budget."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, RootModel, TypeAdapter
+
+from taskyard_common.contracts.common import StrictModel
+from taskyard_common.contracts.data import DataPayload
+from taskyard_common.contracts.email import EmailPayload
+from taskyard_common.contracts.file import FilePayload
+from taskyard_common.records import TaskStatus
+from taskyard_common.topology import DEFAULT_PRIORITY, Priority, TaskType
+
+MAX_RETRIES_LIMIT = 100
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 200
+MAX_CURSOR_CHARS = 200
+
+
+class _Submission(StrictModel):
+    priority: Priority = DEFAULT_PRIORITY
+    max_retries: int | None = Field(
+        default=None, ge=0, le=MAX_RETRIES_LIMIT, description="defaults to the server setting"
+    )
+
+
+class DataSubmission(_Submission):
+    type: Literal["data"]
+    payload: DataPayload
+
+
+class EmailSubmission(_Submission):
+    type: Literal["email"]
+    payload: EmailPayload
+
+
+class FileSubmission(_Submission):
+    type: Literal["file"]
+    payload: FilePayload
+
+
+Submission = Annotated[
+    DataSubmission | EmailSubmission | FileSubmission, Field(discriminator="type")
+]
+
+
+class SubmitRequest(RootModel[Submission]):
+    """POST /api/tasks: `{"type", "priority"?, "payload", "max_retries"?}`."""
+
+
+PAYLOAD_MODELS: dict[TaskType, TypeAdapter[Any]] = {
+    "data": TypeAdapter(DataPayload),
+    "email": TypeAdapter(EmailPayload),
+    "file": TypeAdapter(FilePayload),
+}
+
+
+def parse_submission(body: Any) -> DataSubmission | EmailSubmission | FileSubmission:
+    return SubmitRequest.model_validate(body).root
+
+
+class TaskListQuery(BaseModel):
+    status: TaskStatus | None = None
+    type: TaskType | None = None
+    priority: Priority | None = None
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)

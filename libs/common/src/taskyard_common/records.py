@@ -1,0 +1,60 @@
+"""The task record as the API returns it and the status store keeps it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from taskyard_common.topology import Priority, TaskType
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RECEIVED = "RECEIVED"
+    PROCESSING = "PROCESSING"
+    RETRYING = "RETRYING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+FINAL_STATUSES = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILED, TaskStatus.CANCELLED})
+RERUNNABLE_STATUSES = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class HistoryEntry(BaseModel):
+    status: TaskStatus
+    at: str
+
+
+class TaskErrorInfo(BaseModel):
+    type: str
+    message: str
+    retryable: bool
+    details: dict[str, Any] | None = None
+
+
+class TaskRecord(BaseModel):
+    id: str = Field(description="uuid4, also the Celery task id")
+    type: TaskType
+    priority: Priority
+    queue: str
+    status: TaskStatus
+    attempts: int = 0
+    max_retries: int
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    next_retry_at: str | None = None
+    progress: float | None = None
+    result: dict[str, Any] | None = None
+    error: TaskErrorInfo | None = None
+    worker: str | None = Field(default=None, description="the worker that ran the last attempt")
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+
+class TaskList(BaseModel):
+    items: list[TaskRecord]
+    next_cursor: str | None = None

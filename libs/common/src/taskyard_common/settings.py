@@ -1,0 +1,83 @@
+"""Every TASKYARD_* setting, read from the environment (and an optional .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """The one place a Taskyard process reads its configuration from.
+
+    Local defaults point at servers on loopback; no secret has a default: the
+    chart generates them, `make run` writes development ones into `.env`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TASKYARD_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    broker_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672//")
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    rabbitmq_management_url: SecretStr = SecretStr("http://guest:guest@127.0.0.1:15672")
+    storage_url: str = "file:///tmp/taskyard-files"
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_from: str = "taskyard@localhost"
+    smtp_timeout_seconds: float = 30.0
+
+    retry_max_retries: int = Field(default=5, ge=0, le=100)
+    retry_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    retry_jitter: bool = True
+
+    api_bind: str = "127.0.0.1:8000"
+    api_workers: int = Field(default=2, ge=1)
+    api_threads: int = Field(default=4, ge=1)
+    api_keys: SecretStr = SecretStr("")
+    api_keys_file: str = ""
+    metrics_require_auth: bool = False
+    rate_limit: str = "600/minute"
+    flower_basic_auth: SecretStr = SecretStr("")
+    flower_cookie_secret: SecretStr = SecretStr("")
+
+    result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    max_data_records: int = Field(default=100_000, gt=0)
+    image_max_pixels: int = Field(default=50_000_000, gt=0)
+
+    worker_concurrency: int = Field(default=1, ge=1)
+    worker_soft_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+    cache_ttl_seconds: float = Field(default=3.0, ge=0)
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        return value.upper()
+
+    def api_key_set(self) -> frozenset[str]:
+        """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""
+        keys = {k.strip() for k in self.api_keys.get_secret_value().split(",")}
+        if self.api_keys_file:
+            with open(self.api_keys_file, encoding="utf-8") as handle:
+                keys.update(line.strip() for line in handle)
+        return frozenset(k for k in keys if k)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

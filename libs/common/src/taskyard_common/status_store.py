@@ -1,0 +1,394 @@
+"""Task records in Redis: one hash and one history list per task, guarded transitions.
+
+Each transition is one Lua script call, so it is atomic and costs one round
+trip: a late or duplicate writer (a redelivered message, a worker that lost
+the race with a cancel) can never move a record out of a final state.
+Listing uses one sorted set per filter combination, scored by creation time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from taskyard_common.clock import now_iso, utc_now
+from taskyard_common.records import (
+    FINAL_STATUSES,
+    RERUNNABLE_STATUSES,
+    TaskRecord,
+    TaskStatus,
+)
+
+KEY_PREFIX = "taskyard"
+WILDCARD = "*"
+LIST_LIMIT_MAX = 200
+_NULL = ""
+
+# Shared by both scripts: move the record's entries from the old status indexes to the new ones.
+_LUA_REINDEX = """
+local function reindex(id, old_status, new_status, task_type, priority, score)
+  for _, t in ipairs({task_type, '*'}) do
+    for _, p in ipairs({priority, '*'}) do
+      redis.call('ZREM', 'taskyard:idx:' .. old_status .. ':' .. t .. ':' .. p, id)
+      redis.call('ZADD', 'taskyard:idx:' .. new_status .. ':' .. t .. ':' .. p, score, id)
+    end
+  end
+end
+"""
+
+# KEYS: record hash, history list. ARGV: new status(es, comma separated), at, ttl,
+# allowed-from statuses (comma separated), attempts increment, then field/value pairs.
+_LUA_TRANSITION = (
+    _LUA_REINDEX
+    + """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+local allowed = false
+for s in string.gmatch(ARGV[4], '[^,]+') do
+  if s == current then allowed = true end
+end
+if not allowed then return {0, current} end
+local final = current
+local targets = {}
+for s in string.gmatch(ARGV[1], '[^,]+') do table.insert(targets, s) end
+-- Coming back from a backoff goes straight to the first target after RECEIVED.
+if current == 'RETRYING' and targets[1] == 'RECEIVED' then table.remove(targets, 1) end
+for _, s in ipairs(targets) do
+  redis.call('RPUSH', KEYS[2], cjson.encode({status = s, at = ARGV[2]}))
+  final = s
+end
+redis.call('HSET', KEYS[1], 'status', final)
+if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[5]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+local fields = redis.call('HMGET', KEYS[1], 'id', 'type', 'priority', 'score')
+reindex(fields[1], current, final, fields[2], fields[3], fields[4])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return {1, current}
+"""
+)
+
+_JSON_FIELDS = ("result", "error", "payload")
+_INT_FIELDS = ("attempts", "max_retries")
+
+
+def task_key(task_id: str) -> str:
+    return f"{KEY_PREFIX}:task:{task_id}"
+
+
+def history_key(task_id: str) -> str:
+    return f"{KEY_PREFIX}:task:{task_id}:history"
+
+
+def index_key(status: str, task_type: str, priority: str) -> str:
+    return f"{KEY_PREFIX}:idx:{status}:{task_type}:{priority}"
+
+
+def idempotency_key(key: str) -> str:
+    return f"{KEY_PREFIX}:idem:{key}"
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    applied: bool
+    previous_status: TaskStatus | None
+
+    @property
+    def missing(self) -> bool:
+        return self.previous_status is None
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return _NULL
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _decode_record(raw: dict[str, str], history: Sequence[str]) -> TaskRecord:
+    values: dict[str, Any] = {}
+    for field, text in raw.items():
+        if field in ("score", "payload"):
+            continue
+        if text == _NULL:
+            values[field] = None
+        elif field in _JSON_FIELDS:
+            values[field] = json.loads(text)
+        elif field in _INT_FIELDS:
+            values[field] = int(text)
+        elif field == "progress":
+            values[field] = float(text)
+        else:
+            values[field] = text
+    values["history"] = [json.loads(entry) for entry in history]
+    return TaskRecord.model_validate(values)
+
+
+def _encode_cursor(score: int, task_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{score}:{task_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    """Raises ValueError for anything that is not a cursor this store handed out."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        score_text, _, task_id = base64.urlsafe_b64decode(padded).decode().partition(":")
+        score = int(score_text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+    if not task_id:
+        raise ValueError("invalid cursor")
+    return score, task_id
+
+
+class StatusStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._redis = client
+        self._ttl_seconds = ttl_seconds
+        self._transition = client.register_script(_LUA_TRANSITION)
+
+    @classmethod
+    def from_url(cls, url: str, ttl_seconds: int) -> StatusStore:
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+            health_check_interval=30,
+        )
+        return cls(client, ttl_seconds)
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self._redis
+
+    def create(self, record: TaskRecord, payload: dict[str, Any]) -> None:
+        score = int(utc_now().timestamp() * 1000)
+        fields = record.model_dump(exclude={"history"}, mode="json")
+        fields["payload"] = payload
+        fields["score"] = score
+        stale_before = score - 2 * self._ttl_seconds * 1000
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(task_key(record.id), mapping={k: _encode(v) for k, v in fields.items()})
+        pipe.rpush(
+            history_key(record.id),
+            *[json.dumps(h.model_dump(mode="json"), separators=(",", ":")) for h in record.history],
+        )
+        pipe.expire(task_key(record.id), self._ttl_seconds)
+        pipe.expire(history_key(record.id), self._ttl_seconds)
+        for key in self._index_keys(record.status, record.type, record.priority):
+            pipe.zadd(key, {record.id: score})
+            pipe.zremrangebyscore(key, "-inf", stale_before)
+        pipe.execute()
+
+    def delete(self, task_id: str) -> None:
+        """Undo a create whose message never reached the broker."""
+        raw = self._redis.hmget(task_key(task_id), "status", "type", "priority")
+        pipe = self._redis.pipeline(transaction=True)
+        if raw[0]:
+            for key in self._index_keys(raw[0], raw[1], raw[2]):
+                pipe.zrem(key, task_id)
+        pipe.delete(task_key(task_id), history_key(task_id))
+        pipe.execute()
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(task_key(task_id))
+        pipe.lrange(history_key(task_id), 0, -1)
+        raw, history = pipe.execute()
+        if not raw:
+            return None
+        return _decode_record(raw, history)
+
+    def get_payload(self, task_id: str) -> dict[str, Any] | None:
+        text = self._redis.hget(task_key(task_id), "payload")
+        return json.loads(text) if text else None
+
+    def transition(
+        self,
+        task_id: str,
+        to: TaskStatus | Sequence[TaskStatus],
+        allowed_from: Iterable[TaskStatus],
+        *,
+        attempts_delta: int = 0,
+        **fields: Any,
+    ) -> TransitionOutcome:
+        targets = [to] if isinstance(to, TaskStatus) else list(to)
+        args: list[str] = [
+            ",".join(targets),
+            now_iso(),
+            str(self._ttl_seconds),
+            ",".join(allowed_from),
+            str(attempts_delta),
+        ]
+        for name, value in fields.items():
+            args.extend((name, _encode(value)))
+        applied, previous = self._transition(
+            keys=[task_key(task_id), history_key(task_id)], args=args
+        )
+        return TransitionOutcome(bool(applied), TaskStatus(previous) if previous else None)
+
+    def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
+        """RECEIVED then PROCESSING (or PROCESSING alone after a backoff); refused once final."""
+        return self.transition(
+            task_id,
+            [TaskStatus.RECEIVED, TaskStatus.PROCESSING],
+            allowed_from=set(TaskStatus) - FINAL_STATUSES,
+            attempts_delta=1,
+            worker=worker,
+            started_at=now_iso(),
+            next_retry_at=None,
+        )
+
+    def succeed(self, task_id: str, result: dict[str, Any]) -> TransitionOutcome:
+        return self.transition(
+            task_id,
+            TaskStatus.SUCCESS,
+            allowed_from=[TaskStatus.PROCESSING],
+            result=result,
+            error=None,
+            finished_at=now_iso(),
+            progress=1.0,
+        )
+
+    def schedule_retry(
+        self, task_id: str, error: dict[str, Any], next_retry_at: str
+    ) -> TransitionOutcome:
+        return self.transition(
+            task_id,
+            TaskStatus.RETRYING,
+            allowed_from=[TaskStatus.PROCESSING],
+            error=error,
+            next_retry_at=next_retry_at,
+        )
+
+    def fail(self, task_id: str, error: dict[str, Any]) -> TransitionOutcome:
+        return self.transition(
+            task_id,
+            TaskStatus.FAILED,
+            allowed_from=set(TaskStatus) - FINAL_STATUSES,
+            error=error,
+            finished_at=now_iso(),
+            next_retry_at=None,
+        )
+
+    def cancel(self, task_id: str) -> TransitionOutcome:
+        return self.transition(
+            task_id,
+            TaskStatus.CANCELLED,
+            allowed_from=set(TaskStatus) - FINAL_STATUSES,
+            finished_at=now_iso(),
+            next_retry_at=None,
+        )
+
+    def requeue(self, task_id: str) -> TransitionOutcome:
+        """FAILED or CANCELLED back to QUEUED for a rerun: history kept, attempts start over."""
+        return self.transition(
+            task_id,
+            TaskStatus.QUEUED,
+            allowed_from=RERUNNABLE_STATUSES,
+            attempts=0,
+            result=None,
+            error=None,
+            started_at=None,
+            finished_at=None,
+            next_retry_at=None,
+            progress=None,
+        )
+
+    def claim_idempotency_key(self, key: str, task_id: str, ttl_seconds: int) -> str | None:
+        """Returns the task id already holding `key`, or None when this call claimed it."""
+        redis_key = idempotency_key(key)
+        if self._redis.set(redis_key, task_id, nx=True, ex=ttl_seconds):
+            return None
+        existing = self._redis.get(redis_key)
+        return existing if existing is not None else self.claim_idempotency_key(
+            key, task_id, ttl_seconds
+        )
+
+    def release_idempotency_key(self, key: str) -> None:
+        self._redis.delete(idempotency_key(key))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        task_type: str | None = None,
+        priority: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[TaskRecord], str | None]:
+        """Newest first. The cursor is the (score, id) of the last item handed out."""
+        key = index_key(status or WILDCARD, task_type or WILDCARD, priority or WILDCARD)
+        limit = max(1, min(limit, LIST_LIMIT_MAX))
+        max_score: int | str = "+inf"
+        after_id: str | None = None
+        if cursor:
+            max_score, after_id = decode_cursor(cursor)
+        records: list[TaskRecord] = []
+        scores: dict[str, int] = {}
+        offset = 0
+        while len(records) <= limit:
+            batch = self._redis.zrange(
+                key,
+                max_score,
+                "-inf",
+                byscore=True,
+                desc=True,
+                offset=offset,
+                num=limit + 1,
+                withscores=True,
+            )
+            if not batch:
+                break
+            offset += len(batch)
+            candidates = []
+            for member, score in batch:
+                # Ties share a score; in descending order they come in descending id order.
+                if after_id is not None and int(score) == max_score and member >= after_id:
+                    continue
+                candidates.append(member)
+                scores[member] = int(score)
+            fetched = self._get_many(candidates)
+            expired = [task_id for task_id, record in fetched if record is None]
+            if expired:
+                self._redis.zrem(key, *expired)
+                offset -= len(expired)
+            records.extend(record for _, record in fetched if record is not None)
+        page = records[:limit]
+        next_cursor = None
+        if len(records) > limit:
+            last = page[-1]
+            next_cursor = _encode_cursor(scores[last.id], last.id)
+        return page, next_cursor
+
+    def _get_many(self, task_ids: list[str]) -> list[tuple[str, TaskRecord | None]]:
+        if not task_ids:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hgetall(task_key(task_id))
+            pipe.lrange(history_key(task_id), 0, -1)
+        raw = pipe.execute()
+        return [
+            (task_id, _decode_record(raw[2 * i], raw[2 * i + 1]) if raw[2 * i] else None)
+            for i, task_id in enumerate(task_ids)
+        ]
+
+    @staticmethod
+    def _index_keys(status: str, task_type: str, priority: str) -> list[str]:
+        return [
+            index_key(status, t, p)
+            for t in (task_type, WILDCARD)
+            for p in (priority, WILDCARD)
+        ] + [
+            index_key(WILDCARD, t, p)
+            for t in (task_type, WILDCARD)
+            for p in (priority, WILDCARD)
+        ]

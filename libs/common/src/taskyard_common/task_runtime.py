@@ -1,0 +1,183 @@
+"""The lifecycle every Taskyard task runs under, whatever its type.
+
+A worker service only supplies a handler `(payload, context) -> result`; this
+module moves the record through RECEIVED, PROCESSING and a final state,
+applies the shared retry policy and logs one line per event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from celery import Celery, Task
+from celery.exceptions import Retry
+from pydantic import ValidationError
+
+from taskyard_common.clock import iso, utc_now
+from taskyard_common.logs import get_logger
+from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_name, is_retryable
+from taskyard_common.settings import Settings
+from taskyard_common.status_store import StatusStore
+from taskyard_common.storage import FileStore
+from taskyard_common.topology import PRIORITIES, TASK_NAMES, TaskType, parse_queue_name
+from taskyard_common.contracts import PAYLOAD_MODELS
+from taskyard_common import metrics
+
+MAX_ERROR_MESSAGE_CHARS = 2000
+logger = get_logger("taskyard.task")
+
+
+class TaskContext:
+    """What a handler may use: its id, settings, file storage and a progress reporter."""
+
+    def __init__(self, runtime: WorkerRuntime, task_id: str, log: Any) -> None:
+        self.task_id = task_id
+        self.settings = runtime.settings
+        self.files = runtime.files
+        self.log = log
+        self._store = runtime.store
+
+    def report_progress(self, fraction: float) -> None:
+        self._store.redis.hset(
+            f"taskyard:task:{self.task_id}", "progress", str(max(0.0, min(1.0, fraction)))
+        )
+
+
+Handler = Callable[[Any, TaskContext], dict[str, Any]]
+
+
+class WorkerRuntime:
+    """Per-process connections, made on first use so that forked pool children make their own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.backoff = BackoffPolicy.from_settings(settings)
+
+    @cached_property
+    def store(self) -> StatusStore:
+        return StatusStore.from_url(
+            self.settings.redis_url.get_secret_value(), self.settings.result_ttl_seconds
+        )
+
+    @cached_property
+    def files(self) -> FileStore:
+        return FileStore(self.settings.storage_url)
+
+
+def _error_info(error: BaseException, retryable: bool) -> dict[str, Any]:
+    return {
+        "type": error_type_name(error),
+        "message": str(error)[:MAX_ERROR_MESSAGE_CHARS] or type(error).__name__,
+        "retryable": retryable,
+    }
+
+
+def _validation_message(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
+    )
+
+
+def register_task(
+    app: Celery, task_type: TaskType, handler: Handler, runtime: WorkerRuntime
+) -> Task:
+    payload_model = PAYLOAD_MODELS[task_type]
+
+    @app.task(name=TASK_NAMES[task_type], bind=True, max_retries=None, typing=False)
+    def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
+        task_id: str = self.request.id
+        priority = _priority_of(self.request.delivery_info)
+        retries_done: int = self.request.retries or 0
+        attempt = retries_done + 1
+        budget = runtime.settings.retry_max_retries if max_retries is None else max_retries
+        log = logger.bind(task_id=task_id, type=task_type, priority=priority, attempt=attempt)
+        store = runtime.store
+
+        outcome = store.begin_attempt(task_id, worker=self.request.hostname or "")
+        if not outcome.applied and not outcome.missing:
+            log.info("task_skipped", status=outcome.previous_status)
+            return
+        if outcome.missing:
+            log.warning("task_record_missing")
+        log.info("task_started")
+        started = time.monotonic()
+        try:
+            parsed = payload_model.validate_python(payload)
+            result = handler(parsed, TaskContext(runtime, task_id, log))
+        except Retry:
+            raise
+        except ValidationError as error:
+            info = {"type": "InvalidPayload", "message": _validation_message(error),
+                    "retryable": False}
+            _finish_failed(store, task_id, info, log, task_type, priority)
+            return
+        except Exception as error:
+            retryable = is_retryable(error)
+            info = _error_info(error, retryable)
+            if retryable and retries_done < budget:
+                delay = compute_backoff(attempt, runtime.backoff)
+                next_retry_at = iso(utc_now() + timedelta(seconds=delay))
+                store.schedule_retry(task_id, info, next_retry_at)
+                metrics.TASK_RETRIES.labels(task_type, priority).inc()
+                log.warning("task_retry_scheduled", error_type=info["type"],
+                            error=info["message"], delay_seconds=round(delay, 3),
+                            next_retry_at=next_retry_at, max_retries=budget)
+                raise self.retry(countdown=delay, max_retries=None) from error
+            if retryable:
+                info["message"] = f"gave up after {attempt} attempts: {info['message']}"
+            _finish_failed(store, task_id, info, log, task_type, priority)
+            return
+        finished = store.succeed(task_id, result)
+        duration = time.monotonic() - started
+        metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)
+        if finished.applied:
+            log.info("task_succeeded", duration_seconds=round(duration, 4))
+        else:
+            log.info("task_result_discarded", status=finished.previous_status)
+
+    return run
+
+
+def _priority_of(delivery_info: dict[str, Any] | None) -> str:
+    # A delayed retry arrives with the delay bits in front: "0.1.0.data.high".
+    routing_key = (delivery_info or {}).get("routing_key") or ""
+    try:
+        return parse_queue_name(".".join(routing_key.split(".")[-2:]))[1]
+    except ValueError:
+        return "unknown"
+
+
+def _finish_failed(store: StatusStore, task_id: str, info: dict[str, Any], log: Any,
+                   task_type: str, priority: str) -> None:
+    store.fail(task_id, info)
+    metrics.TASK_FAILURES.labels(task_type, priority).inc()
+    log.error("task_failed", error_type=info["type"], error=info["message"],
+              retryable=info["retryable"])
+
+
+def run_worker(app: Celery, task_type: TaskType, argv: list[str]) -> None:
+    """Consume exactly one queue, `<type>.<priority>`, chosen by --priority."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=f"taskyard-{task_type}-worker")
+    parser.add_argument("--priority", choices=PRIORITIES, required=True)
+    parser.add_argument("--concurrency", type=int, default=None)
+    args = parser.parse_args(argv)
+    queue = f"{task_type}.{args.priority}"
+    parse_queue_name(queue)
+    worker_args = [
+        "worker",
+        "--queues", queue,
+        "--hostname", f"{task_type}-{args.priority}@%h",
+        "--loglevel", app.conf.get("taskyard_log_level", "INFO"),
+        "--without-mingle",
+        "--without-gossip",
+        "--task-events",
+    ]
+    if args.concurrency:
+        worker_args += ["--concurrency", str(args.concurrency)]
+    app.worker_main(worker_args)

@@ -1,0 +1,63 @@
+"""Queue topology: the exchange, the nine queues and the task names.
+
+Queue names exist here and nowhere else; the API, the workers and the chart's
+tests all take them from this module.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from kombu import Exchange, Queue
+
+TaskType = Literal["data", "email", "file"]
+Priority = Literal["high", "normal", "low"]
+
+TASK_TYPES: Final[tuple[TaskType, ...]] = get_args(TaskType)
+PRIORITIES: Final[tuple[Priority, ...]] = get_args(Priority)
+DEFAULT_PRIORITY: Final[Priority] = "normal"
+
+# Topic, not direct: Celery's native delayed delivery for quorum queues needs it.
+EXCHANGE_NAME: Final = "taskyard"
+EXCHANGE_TYPE: Final = "topic"
+
+TASK_NAMES: Final[dict[TaskType, str]] = {
+    "data": "taskyard.data.process",
+    "email": "taskyard.email.send",
+    "file": "taskyard.file.process",
+}
+
+
+def queue_name(task_type: TaskType, priority: Priority) -> str:
+    return f"{task_type}.{priority}"
+
+
+QUEUE_NAMES: Final[tuple[str, ...]] = tuple(
+    queue_name(task_type, priority) for task_type in TASK_TYPES for priority in PRIORITIES
+)
+
+
+def parse_queue_name(name: str) -> tuple[TaskType, Priority]:
+    task_type, _, priority = name.partition(".")
+    if task_type not in TASK_TYPES or priority not in PRIORITIES:
+        raise ValueError(f"not a Taskyard queue: {name!r}")
+    return task_type, priority  # type: ignore[return-value]
+
+
+def exchange() -> Exchange:
+    return Exchange(EXCHANGE_NAME, type=EXCHANGE_TYPE, durable=True)
+
+
+def kombu_queues() -> list[Queue]:
+    """The nine durable quorum queues, each bound by its own name as routing key."""
+    taskyard_exchange = exchange()
+    return [
+        Queue(
+            name,
+            taskyard_exchange,
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        for name in QUEUE_NAMES
+    ]

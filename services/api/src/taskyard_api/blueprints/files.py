@@ -1,0 +1,83 @@
+"""/api/files: upload (multipart field `file`) and download, streamed to and from storage."""
+
+from __future__ import annotations
+
+import mimetypes
+from urllib.parse import quote
+
+from flask import Response, jsonify, request, stream_with_context
+from flask_openapi3 import APIBlueprint, FileStorage, Tag
+from pydantic import BaseModel
+
+from taskyard_common.logs import get_logger
+from taskyard_common.storage import FileNotFound, FileTooLarge, StorageUnavailable
+from taskyard_api.errors import ApiError, BackendUnavailable
+from taskyard_api.models import ErrorResponse, FileInfo, FilePath
+from taskyard_api.services import services
+
+files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Tag(name="files")])
+log = get_logger("taskyard.api")
+
+
+class UploadForm(BaseModel):
+    file: FileStorage
+
+
+@files_bp.before_request
+def _allow_large_uploads() -> None:
+    if request.method == "POST":
+        # Uploads get their own limit; every other body keeps the small default.
+        request.max_content_length = services().settings.max_upload_bytes
+        if request.mimetype != "multipart/form-data":
+            raise ApiError(415, "upload the file as multipart/form-data, field 'file'")
+
+
+@files_bp.post(
+    "",
+    responses={201: FileInfo, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
+    summary="Upload a file",
+)
+def upload_file(form: UploadForm) -> Response:
+    found = services()
+    upload = form.file
+    content_type = upload.mimetype
+    if not content_type or content_type == "application/octet-stream":
+        content_type = mimetypes.guess_type(upload.filename or "")[0] or "application/octet-stream"
+    try:
+        stored = found.files.save_stream(
+            upload.stream,
+            name=upload.filename,
+            content_type=content_type,
+            max_bytes=found.settings.max_upload_bytes,
+        )
+    except FileTooLarge as error:
+        raise ApiError(413, str(error)) from error
+    except StorageUnavailable as error:
+        raise BackendUnavailable("storage", error) from error
+    log.info("file_uploaded", file_id=stored.id, size=stored.size)
+    response = jsonify(FileInfo(**stored.__dict__).model_dump())
+    response.status_code = 201
+    return response
+
+
+@files_bp.get(
+    "/<file_id>",
+    responses={200: None, 404: ErrorResponse},
+    summary="Download a file",
+)
+def download_file(path: FilePath) -> Response:
+    found = services()
+    try:
+        stored = found.files.stat(path.file_id)
+        chunks = found.files.iter_chunks(stored.id)
+    except FileNotFound as error:
+        raise ApiError(404, f"no file {path.file_id}") from error
+    except StorageUnavailable as error:
+        raise BackendUnavailable("storage", error) from error
+    response = Response(stream_with_context(chunks), mimetype=stored.content_type)
+    response.headers["Content-Length"] = str(stored.size)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(stored.name)}"
+    )
+    response.headers["ETag"] = f'"{stored.sha256}"'
+    return response

@@ -1,0 +1,138 @@
+"""One error shape for every failure: `{"error": {"code", "message", "details"}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.exceptions
+from flask import Flask, Response, jsonify
+from kombu.exceptions import OperationalError
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from taskyard_common.logs import get_logger
+
+BACKEND_RETRY_AFTER_SECONDS = 5
+# Discriminator tags pydantic puts into error locations; clients never wrote them.
+_UNION_TAGS = frozenset(
+    {
+        "data", "email", "file",
+        "filter", "select", "aggregate", "sort", "limit", "dedupe", "describe",
+        "checksum", "compress", "thumbnail", "convert",
+    }
+)
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+log = get_logger("taskyard.api")
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _HTTP_CODES.get(status, "error")
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+class BackendUnavailable(ApiError):
+    def __init__(self, backend: str, error: BaseException | str) -> None:
+        super().__init__(
+            503,
+            f"{backend} is unavailable, try again later",
+            code="backend_unavailable",
+            details=[{"loc": [backend], "msg": str(error)[:500]}],
+            headers={"Retry-After": str(BACKEND_RETRY_AFTER_SECONDS)},
+        )
+
+
+def error_response(error: ApiError) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    response = jsonify(body)
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _clean_loc(loc: tuple[int | str, ...], prefix: tuple[str, ...]) -> list[int | str]:
+    cleaned: list[int | str] = list(prefix)
+    for index, part in enumerate(loc):
+        previous = loc[index - 1] if index else None
+        is_tag = part in _UNION_TAGS and (index == 0 or isinstance(previous, int)
+                                           or previous == "payload")
+        if not is_tag and not (isinstance(part, str) and "[" in part):
+            cleaned.append(part)
+    return cleaned
+
+
+def validation_details(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [
+        {"loc": _clean_loc(tuple(e["loc"]), prefix), "msg": e["msg"]} for e in error.errors()
+    ]
+
+
+def validation_error(error: ValidationError, prefix: tuple[str, ...] = ()) -> ApiError:
+    details = validation_details(error, prefix)
+    first = details[0] if details else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return ApiError(422, f"{where}: {first['msg']}", details=details)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if status == 413:
+            message = "request body too large"
+        else:
+            message = error.description or error.name
+        response = error_response(ApiError(status, message))
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(redis.exceptions.RedisError)
+    def _redis_down(error: redis.exceptions.RedisError) -> Response:
+        log.warning("backend_unavailable", backend="redis", error=str(error))
+        return error_response(BackendUnavailable("redis", error))
+
+    @app.errorhandler(OperationalError)
+    def _broker_down(error: OperationalError) -> Response:
+        log.warning("backend_unavailable", backend="rabbitmq", error=str(error))
+        return error_response(BackendUnavailable("rabbitmq", error))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled_error", error_type=type(error).__name__)
+        return error_response(ApiError(500, "internal error", code="internal_error"))
+
+
+def openapi_validation_callback(error: ValidationError) -> Response:
+    """flask-openapi3 calls this for a request that fails its models."""
+    return error_response(validation_error(error))

@@ -1,0 +1,81 @@
+"""API-only models: errors, headers, path parameters and monitoring views."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from taskyard_common.storage import FILE_ID_REGEX
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+UUID_REGEX = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+class ErrorDetail(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorInfo
+
+
+class SubmitHeaders(BaseModel):
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        pattern=r"^[\x21-\x7e]+$",
+        description="the same key within 24 h returns the first task instead of a new one",
+    )
+
+
+class TaskPath(BaseModel):
+    task_id: str = Field(description="the task id (uuid4)")
+
+
+class FilePath(BaseModel):
+    file_id: str = Field(description="an id from POST /api/files")
+
+
+class FileInfo(BaseModel):
+    id: str = Field(pattern=FILE_ID_REGEX)
+    name: str
+    size: int
+    sha256: str
+    content_type: str
+    created_at: str
+
+
+class QueueInfo(BaseModel):
+    name: str
+    type: str
+    priority: str
+    ready: int
+    unacked: int
+    consumers: int
+
+
+class QueueList(BaseModel):
+    queues: list[QueueInfo]
+
+
+class WorkerInfo(BaseModel):
+    name: str
+    queues: list[str]
+    active: int
+    processed: int
+    last_seen: str
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerInfo]
+
+
+class HealthStatus(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,28 @@
+"""Publishing a task: by name onto its queue, with publisher confirms, or a clean 503."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu.exceptions import KombuError, OperationalError
+
+from taskyard_common import topology
+from taskyard_common.records import TaskRecord
+from taskyard_api.errors import BackendUnavailable
+from taskyard_api.services import Services
+
+
+def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> None:
+    """Returns once RabbitMQ has confirmed the message (confirm_publish), else raises 503."""
+    try:
+        services.celery.send_task(
+            topology.TASK_NAMES[record.type],
+            kwargs={"payload": payload, "max_retries": record.max_retries},
+            task_id=record.id,
+            queue=record.queue,
+            routing_key=record.queue,
+            exchange=topology.EXCHANGE_NAME,
+            ignore_result=True,
+        )
+    except (OperationalError, KombuError, OSError, ConnectionError) as error:
+        raise BackendUnavailable("rabbitmq", error) from error

@@ -1,0 +1,41 @@
+"""The connections one API process shares between requests, built once in create_app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+from flask import current_app
+
+from taskyard_common.celery_app import create_celery_app
+from taskyard_common.settings import Settings
+from taskyard_common.status_store import StatusStore
+from taskyard_common.storage import FileStore
+
+EXTENSION_KEY = "taskyard"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: StatusStore
+    files: FileStore
+    celery: Celery
+    api_keys: frozenset[str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            store=StatusStore.from_url(
+                settings.redis_url.get_secret_value(), settings.result_ttl_seconds
+            ),
+            files=FileStore(settings.storage_url),
+            celery=create_celery_app("taskyard-api", settings),
+            api_keys=settings.api_key_set(),
+        )
+
+
+def services() -> Services:
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found

@@ -1,0 +1,5 @@
+"""What gunicorn serves: `taskyard_api.wsgi:app`."""
+
+from taskyard_api import create_app
+
+app = create_app()
