@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make run`: the whole system on this machine, in the foreground, until Ctrl-C.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo_root"
+run_dir="$repo_root/.run"
+mkdir -p "$run_dir"
+
+scripts/ensure-uv.sh
+uv sync --locked --quiet
+scripts/ensure-servers.sh
+
+# Development secrets, made once and kept in .env (never shipped: the chart generates its own).
+if [ ! -f .env ] || ! grep -q '^TASKYARD_FLOWER_BASIC_AUTH=' .env; then
+  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+  cookie=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
+  {
+    echo "TASKYARD_FLOWER_BASIC_AUTH=admin:$password"
+    echo "TASKYARD_FLOWER_COOKIE_SECRET=$cookie"
+  } >> .env
+  echo "wrote development Flower credentials to .env"
+fi
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
+export TASKYARD_STORAGE_URL="${TASKYARD_STORAGE_URL:-file://$run_dir/files}"
+export TASKYARD_LOG_FORMAT="${TASKYARD_LOG_FORMAT:-console}"
+export PYTHONUNBUFFERED=1
+venv_bin="$repo_root/.venv/bin"
+
+procfile="$run_dir/Procfile"
+{
+  echo "api: $venv_bin/gunicorn --config $repo_root/services/api/gunicorn.conf.py"
+  echo "flower: $venv_bin/taskyard-flower --address=127.0.0.1 --port=5555"
+} > "$procfile"
+
+if [ -z "${TASKYARD_SMTP_HOST:-}" ]; then
+  export TASKYARD_SMTP_HOST=127.0.0.1 TASKYARD_SMTP_PORT=2525
+  echo "smtp: $venv_bin/python -m aiosmtpd -n -l 127.0.0.1:2525 -c aiosmtpd.handlers.Debugging stdout" >> "$procfile"
+  echo "TASKYARD_SMTP_HOST is not set: mail goes to a local catcher on 127.0.0.1:2525 and is printed below"
+fi
+
+for task_type in data email file; do
+  if [ -x "$venv_bin/taskyard-$task_type-worker" ] \
+    && "$venv_bin/python" -c "import taskyard_${task_type}_worker.__main__" 2>/dev/null; then
+    for priority in high normal low; do
+      echo "$task_type-$priority: $venv_bin/taskyard-$task_type-worker --priority $priority" >> "$procfile"
+    done
+  fi
+done
+
+if [ -z "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ]; then
+  echo "WARNING: no API key configured (TASKYARD_API_KEYS): the API on 127.0.0.1:8000 accepts every caller"
+fi
+echo "API http://127.0.0.1:8000 (docs /api/docs), Flower http://127.0.0.1:5555 (user:password in .env)"
+exec "$venv_bin/honcho" -f "$procfile" -d "$repo_root" start

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: unit, integration, e2e (against a stack the tests start), fault and chart tests.
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo_root"
+
+scripts/ensure-uv.sh
+uv sync --locked --quiet
+scripts/ensure-servers.sh
+helm_bin=$(scripts/ensure-helm.sh)
+export PATH="$helm_bin:$PATH"
+
+uv run --locked pytest -m "not containers" \
+  tests/unit tests/integration tests/e2e tests/faults tests/chart "$@"

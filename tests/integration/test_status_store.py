@@ -1,0 +1,104 @@
+"""The status store's guarded transitions against a real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from support import servers
+from support.stack import claim_redis_db, release_redis_db
+from taskyard_common.clock import now_iso
+from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
+from taskyard_common.status_store import StatusStore
+
+@pytest.fixture
+def store() -> Iterator[StatusStore]:
+    if not servers.listening(servers.REDIS_HOST, servers.REDIS_PORT):
+        servers.missing_server("Redis")
+    db = claim_redis_db()
+    client = redis.Redis(host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=db,
+                         decode_responses=True)
+    client.flushdb()
+    yield StatusStore(client, ttl_seconds=60)
+    client.flushdb()
+    release_redis_db(db)
+
+
+def queued(store: StatusStore, **overrides: object) -> TaskRecord:
+    at = now_iso()
+    record = TaskRecord.model_validate({
+        "id": str(uuid.uuid4()), "type": "data", "priority": "normal", "queue": "data.normal",
+        "status": "QUEUED", "max_retries": 3, "created_at": at,
+        "history": [HistoryEntry(status=TaskStatus.QUEUED, at=at)], **overrides,
+    })
+    store.create(record, {"input": {"records": []}})
+    return record
+
+
+def statuses(store: StatusStore, task_id: str) -> list[str]:
+    record = store.get(task_id)
+    assert record is not None
+    return [h.status for h in record.history]
+
+
+def test_a_final_state_is_never_overwritten_by_a_stale_writer(store: StatusStore) -> None:
+    record = queued(store)
+    assert store.begin_attempt(record.id, "w1").applied
+    assert store.succeed(record.id, {"ok": True}).applied
+
+    late = store.begin_attempt(record.id, "w2")
+    assert not late.applied and late.previous_status == TaskStatus.SUCCESS
+    assert not store.fail(record.id, {"type": "X", "message": "", "retryable": False}).applied
+    assert not store.cancel(record.id).applied
+    final = store.get(record.id)
+    assert final is not None and final.status == TaskStatus.SUCCESS
+    assert final.result == {"ok": True}
+    assert statuses(store, record.id) == ["QUEUED", "RECEIVED", "PROCESSING", "SUCCESS"]
+
+
+def test_after_a_backoff_the_task_goes_straight_to_processing(store: StatusStore) -> None:
+    record = queued(store)
+    store.begin_attempt(record.id, "w1")
+    store.schedule_retry(record.id, {"type": "E", "message": "m", "retryable": True}, now_iso())
+    store.begin_attempt(record.id, "w1")
+    got = store.get(record.id)
+    assert got is not None and got.attempts == 2 and got.next_retry_at is None
+    assert statuses(store, record.id) == [
+        "QUEUED", "RECEIVED", "PROCESSING", "RETRYING", "PROCESSING"
+    ]
+
+
+def test_a_redelivery_after_a_crash_counts_a_new_attempt(store: StatusStore) -> None:
+    record = queued(store)
+    store.begin_attempt(record.id, "w1")
+    assert store.begin_attempt(record.id, "w2").applied
+    got = store.get(record.id)
+    assert got is not None and got.attempts == 2 and got.worker == "w2"
+
+
+def test_status_indexes_follow_transitions(store: StatusStore) -> None:
+    first, second = queued(store), queued(store, priority="high", queue="data.high")
+    store.begin_attempt(first.id, "w")
+    store.fail(first.id, {"type": "E", "message": "m", "retryable": False})
+
+    failed, _ = store.list(status="FAILED")
+    assert [r.id for r in failed] == [first.id]
+    assert [r.id for r in store.list(status="QUEUED")[0]] == [second.id]
+    assert [r.id for r in store.list(priority="high")[0]] == [second.id]
+    assert [r.id for r in store.list()[0]] == [second.id, first.id]
+
+    assert store.requeue(first.id).applied
+    assert store.list(status="FAILED")[0] == []
+    requeued = store.get(first.id)
+    assert requeued is not None and requeued.attempts == 0 and requeued.error is None
+
+
+def test_records_expire_with_the_ttl(store: StatusStore) -> None:
+    record = queued(store)
+    assert 0 < store.redis.ttl(f"taskyard:task:{record.id}") <= 60
+    assert 0 < store.redis.ttl(f"taskyard:task:{record.id}:history") <= 60
+    store.redis.delete(f"taskyard:task:{record.id}")
+    assert store.list()[0] == []

@@ -1,0 +1,49 @@
+"""Where the real servers are, and what a test does when they are missing.
+
+Locally a missing RabbitMQ or Redis skips the test; with CI set it fails it,
+so a CI run can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+RABBITMQ_HOST = os.environ.get("TASKYARD_TEST_RABBITMQ_HOST", "127.0.0.1")
+RABBITMQ_PORT = int(os.environ.get("TASKYARD_TEST_RABBITMQ_PORT", "5672"))
+RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("TASKYARD_TEST_RABBITMQ_MANAGEMENT_PORT", "15672"))
+REDIS_HOST = os.environ.get("TASKYARD_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("TASKYARD_TEST_REDIS_PORT", "6379"))
+
+
+def listening(host: str, port: int, timeout_seconds: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_seconds):
+            return True
+    except OSError:
+        return False
+
+
+def missing_server(what: str) -> None:
+    message = f"{what} is not reachable"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}, and CI is set: integration tests must run", pytrace=False)
+    pytest.skip(message)
+
+
+def require_servers() -> None:
+    for name, host, port in (
+        ("RabbitMQ", RABBITMQ_HOST, RABBITMQ_PORT),
+        ("RabbitMQ management", RABBITMQ_HOST, RABBITMQ_MANAGEMENT_PORT),
+        ("Redis", REDIS_HOST, REDIS_PORT),
+    ):
+        if not listening(host, port):
+            missing_server(f"{name} on {host}:{port}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from taskyard_common.contracts import parse_submission
+from taskyard_common.contracts.data import AggregateOp, DataPayload
+
+
+def test_data_submission_defaults() -> None:
+    submission = parse_submission({"type": "data", "payload": {"input": {"records": []}}})
+    assert submission.priority == "normal"
+    assert submission.max_retries is None
+    assert isinstance(submission.payload, DataPayload)
+    assert submission.payload.output.format == "json"
+
+
+def test_operations_are_discriminated_by_op() -> None:
+    payload = DataPayload.model_validate(
+        {"input": {"records": []},
+         "operations": [{"op": "aggregate", "metrics": {"a": ["sum"]}}]}
+    )
+    assert isinstance(payload.operations[0], AggregateOp)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "filter", "column": "a", "cmp": "in", "value": 1},
+        {"op": "filter", "column": "a", "cmp": "==", "value": [1]},
+        {"op": "filter", "column": "a", "cmp": ">", "value": True},
+        {"op": "filter", "column": "a", "cmp": "~", "value": 1},
+        {"op": "aggregate", "metrics": {}},
+        {"op": "aggregate", "metrics": {"a": []}},
+        {"op": "aggregate", "metrics": {"a": ["variance"]}},
+        {"op": "select", "columns": []},
+        {"op": "limit", "n": -1},
+        {"op": "sort", "by": ["a"], "extra": 1},
+    ],
+)
+def test_malformed_operations_are_rejected(operation: dict) -> None:
+    with pytest.raises(ValidationError):
+        DataPayload.model_validate({"input": {"records": []}, "operations": [operation]})
+
+
+def test_input_is_records_or_a_stored_file_never_a_path() -> None:
+    with pytest.raises(ValidationError):
+        DataPayload.model_validate({"input": {"file_id": "../x", "format": "csv"}})
+    with pytest.raises(ValidationError):
+        DataPayload.model_validate({"input": {"file_id": "a" * 32, "format": "xlsx"}})
+    DataPayload.model_validate({"input": {"file_id": "a" * 32, "format": "parquet"}})
