@@ -81,7 +81,8 @@ if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
   as_root rabbitmq-server -detached
   as_root timeout 120 rabbitmqctl await_startup >/dev/null
 fi
-as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
+# The API and Flower read queue depths from the management API.
+port_open 15672 || as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
 if ! redis-cli ping >/dev/null 2>&1; then
   log "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null
@@ -185,12 +186,15 @@ common+=(
   --env "TASKYARD_API_KEYS=$api_key"
 )
 
+# `docker run` in the background: the eleven containers start side by side.
+start_pids=()
 start() {
   local name="$1"
   shift
   docker rm --force "$name" >/dev/null 2>&1 || true
   containers+=("$name")
-  docker run --name "$name" "${common[@]}" "$@" >/dev/null
+  docker run --name "$name" "${common[@]}" "$@" >"$workdir/run-$name.log" 2>&1 &
+  start_pids+=($!)
 }
 
 log "starting the api (127.0.0.1:$api_port), flower (127.0.0.1:$flower_port) and 9 workers"
@@ -201,6 +205,13 @@ for t in "${types[@]}"; do
   for p in "${priorities[@]}"; do
     start "$prefix-$t-$p" --env TASKYARD_WORKER_CONCURRENCY=1 "$image" "taskyard-$t-worker" --priority "$p"
   done
+done
+for pid in "${start_pids[@]}"; do
+  if ! wait "$pid"; then
+    log "docker run failed:"
+    cat "$workdir"/run-*.log >&2
+    exit 1
+  fi
 done
 
 # --- wait: api ready, flower listening, one consumer on each of the 9 queues ----------

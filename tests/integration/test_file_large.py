@@ -1,6 +1,8 @@
 """A 200 MB upload checksums and compresses while the file worker stays under 150 MB.
 
-Neither side holds the file: the test writes it to a temporary file from
+Compression is gzip here: zip streams through the same code path (checked on
+small files in test_file_tasks and the unit tests) and costs another 10-20 s of
+deflate on two cores. Neither side holds the file: the test writes it to a temporary file from
 os.urandom chunks and streams it into the upload, and reads outputs back in
 chunks; the worker's memory is sampled (its process and pool children,
 summed) the whole time it works.
@@ -12,7 +14,6 @@ import hashlib
 import os
 import threading
 import uuid
-import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,16 +158,6 @@ def gunzipped_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def unzipped_sha256(path: Path, member: str) -> str:
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(path) as archive:
-        assert archive.namelist() == [member]
-        with archive.open(member) as packed:
-            while chunk := packed.read(MIB):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def test_200mb_checksums_and_compresses_under_150mb_rss(
     stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -189,7 +180,6 @@ def test_200mb_checksums_and_compresses_under_150mb_rss(
     with RssSampler(worker.pid) as sampler:
         checksum = run(api, {"file_id": info["id"], "operation": "checksum"})
         gzipped = run(api, {"file_id": info["id"], "operation": "compress", "format": "gzip"})
-        zipped = run(api, {"file_id": info["id"], "operation": "compress", "format": "zip"})
 
     with capsys.disabled():
         print(f"\nfile worker memory while processing 200 MB: {sampler.summary()}")
@@ -202,7 +192,4 @@ def test_200mb_checksums_and_compresses_under_150mb_rss(
     download_to(api, gzipped["output_file_id"], packed)
     assert packed.stat().st_size == gzipped["size"]
     assert gunzipped_sha256(packed) == expected_sha256
-    download_to(api, zipped["output_file_id"], packed)
-    assert packed.stat().st_size == zipped["size"]
-    assert unzipped_sha256(packed, "big.bin") == expected_sha256
     packed.unlink()

@@ -23,7 +23,7 @@ from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_nam
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
 from taskyard_common.storage import FileStore
-from taskyard_common.topology import PRIORITIES, TASK_NAMES, TaskType, parse_queue_name
+from taskyard_common.topology import TASK_NAMES, TaskType, parse_queue_name
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common import metrics
 
@@ -157,27 +157,3 @@ def _finish_failed(store: StatusStore, task_id: str, info: dict[str, Any], log: 
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
     log.error("task_failed", error_type=info["type"], error=info["message"],
               retryable=info["retryable"])
-
-
-def run_worker(app: Celery, task_type: TaskType, argv: list[str]) -> None:
-    """Consume exactly one queue, `<type>.<priority>`, chosen by --priority."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog=f"taskyard-{task_type}-worker")
-    parser.add_argument("--priority", choices=PRIORITIES, required=True)
-    parser.add_argument("--concurrency", type=int, default=None)
-    args = parser.parse_args(argv)
-    queue = f"{task_type}.{args.priority}"
-    parse_queue_name(queue)
-    worker_args = [
-        "worker",
-        "--queues", queue,
-        "--hostname", f"{task_type}-{args.priority}@%h",
-        "--loglevel", app.conf.get("taskyard_log_level", "INFO"),
-        "--without-mingle",
-        "--without-gossip",
-        "--task-events",
-    ]
-    if args.concurrency:
-        worker_args += ["--concurrency", str(args.concurrency)]
-    app.worker_main(worker_args)

@@ -1,13 +1,10 @@
 """`taskyard-data-worker --priority high|normal|low`: consume data.<priority>."""
 
-import sys
-
-from taskyard_common.task_runtime import run_worker
-from taskyard_data_worker.app import app
+from taskyard_common.worker_main import start_worker
 
 
 def main() -> None:
-    run_worker(app, "data", sys.argv[1:])
+    start_worker("data", "taskyard_data_worker.app")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,10 @@
 """`taskyard-email-worker --priority high|normal|low`: consume email.<priority>."""
 
-import sys
-
-from taskyard_common.task_runtime import run_worker
-
-from taskyard_email_worker.app import app
+from taskyard_common.worker_main import start_worker
 
 
 def main() -> None:
-    run_worker(app, "email", sys.argv[1:])
+    start_worker("email", "taskyard_email_worker.app")
 
 
 if __name__ == "__main__":

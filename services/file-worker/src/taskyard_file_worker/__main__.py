@@ -1,14 +1,10 @@
 """`taskyard-file-worker --priority high|normal|low`: consume file.<priority>."""
 
-import sys
-
-from taskyard_common.task_runtime import run_worker
-
-from taskyard_file_worker.app import app
+from taskyard_common.worker_main import start_worker
 
 
 def main() -> None:
-    run_worker(app, "file", sys.argv[1:])
+    start_worker("file", "taskyard_file_worker.app")
 
 
 if __name__ == "__main__":

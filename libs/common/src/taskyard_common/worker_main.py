@@ -1,0 +1,43 @@
+"""What every `taskyard-<type>-worker` process runs: consume exactly one queue.
+
+SIGTERM is remapped to Celery's cold shutdown, which first runs the soft
+shutdown: no new task is taken, the running one gets
+TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS to finish, and whatever is still
+unfinished goes back to its queue (late acks). Kubernetes and `docker stop`
+send SIGTERM, so this is the path a scale-down or a rollout takes.
+"""
+
+from __future__ import annotations
+
+import os
+
+# billiard and Celery read this when first imported (kombu pulls billiard in too),
+# so it is set before anything else is imported.
+os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+
+from taskyard_common.topology import PRIORITIES, TaskType, queue_name  # noqa: E402
+
+
+def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=f"taskyard-{task_type}-worker")
+    parser.add_argument("--priority", choices=PRIORITIES, required=True)
+    parser.add_argument("--concurrency", type=int, default=None)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    app = importlib.import_module(app_module).app
+    worker_args = [
+        "worker",
+        "--queues", queue_name(task_type, args.priority),
+        "--hostname", f"{task_type}-{args.priority}@%h",
+        "--loglevel", os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
+        "--without-mingle",
+        "--without-gossip",
+        "--task-events",
+    ]
+    if args.concurrency:
+        worker_args += ["--concurrency", str(args.concurrency)]
+    app.worker_main(worker_args)
