@@ -203,7 +203,11 @@ start "$prefix-flower" "$api_image" taskyard-flower --address=127.0.0.1 --port="
 for t in "${types[@]}"; do
   image="taskyard/$t-worker:$(project_version "services/$t-worker/pyproject.toml")"
   for p in "${priorities[@]}"; do
-    start "$prefix-$t-$p" --env TASKYARD_WORKER_CONCURRENCY=1 "$image" "taskyard-$t-worker" --priority "$p"
+    # One task at a time (two cores for eleven containers); a short soft shutdown
+    # keeps `docker stop` quick: an idle worker waits that long on SIGTERM.
+    start "$prefix-$t-$p" --env TASKYARD_WORKER_CONCURRENCY=1 \
+      --env "TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS=${TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS:-10}" \
+      "$image" "taskyard-$t-worker" --priority "$p"
   done
 done
 for pid in "${start_pids[@]}"; do

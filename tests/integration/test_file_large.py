@@ -21,7 +21,6 @@ from typing import Any
 
 import psutil
 import pytest
-
 from support.client import ApiClient
 from support.stack import Stack
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from PIL import Image
-
 from support.client import ApiClient
 from support.stack import Stack
 
@@ -109,8 +108,13 @@ def test_thumbnail_fits_its_box_with_the_aspect_kept(api: ApiClient, fmt: str) -
 
     result = succeeded(
         api,
-        {"file_id": info["id"], "operation": "thumbnail", "width": 160, "height": 160,
-         "format": fmt},
+        {
+            "file_id": info["id"],
+            "operation": "thumbnail",
+            "width": 160,
+            "height": 160,
+            "format": fmt,
+        },
     )
 
     thumb = Image.open(io.BytesIO(download(api, result["output_file_id"])))
@@ -131,8 +135,11 @@ def test_converted_file_opens_as_the_target_format(
     source = Image.new("RGBA", (120, 80), (10, 200, 30, 128))
     if source_format == "JPEG":
         source = source.convert("RGB")
-    info = api.upload(f"in.{source_format.lower()}", image_bytes(source, source_format),
-                      f"image/{source_format.lower()}")
+    info = api.upload(
+        f"in.{source_format.lower()}",
+        image_bytes(source, source_format),
+        f"image/{source_format.lower()}",
+    )
 
     result = succeeded(api, {"file_id": info["id"], "operation": "convert", "to": target})
 
@@ -150,12 +157,20 @@ def png_declaring(width: int, height: int) -> bytes:
     """A few dozen bytes of PNG whose header claims width x height pixels."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def real_bomb() -> bytes:
@@ -171,13 +186,18 @@ def truncated_png() -> bytes:
 @pytest.mark.parametrize(
     ("make", "operation", "message"),
     [
-        (real_bomb, {"operation": "thumbnail", "width": 64, "height": 64},
-         "decompression bomb"),
-        (lambda: png_declaring(60_000, 60_000), {"operation": "convert", "to": "jpeg"},
-         "decompression bomb"),
+        (real_bomb, {"operation": "thumbnail", "width": 64, "height": 64}, "decompression bomb"),
+        (
+            lambda: png_declaring(60_000, 60_000),
+            {"operation": "convert", "to": "jpeg"},
+            "decompression bomb",
+        ),
         (truncated_png, {"operation": "convert", "to": "webp"}, "image file is truncated"),
-        (lambda: b"%PDF-1.7 not an image", {"operation": "thumbnail", "width": 8, "height": 8},
-         "not a png, jpeg or webp image"),
+        (
+            lambda: b"%PDF-1.7 not an image",
+            {"operation": "thumbnail", "width": 8, "height": 8},
+            "not a png, jpeg or webp image",
+        ),
     ],
     ids=["bomb-10000x10000", "bomb-header-only", "truncated-png", "not-an-image"],
 )
@@ -196,8 +216,7 @@ def test_bad_images_fail_at_once_and_the_worker_keeps_serving(
     assert message in record["error"]["message"]
     assert "RETRYING" not in [step["status"] for step in record["history"]]
 
-    good = api.upload("ok.png", image_bytes(Image.new("RGB", (30, 20), "red"), "PNG"),
-                      "image/png")
+    good = api.upload("ok.png", image_bytes(Image.new("RGB", (30, 20), "red"), "PNG"), "image/png")
     result = succeeded(api, {"file_id": good["id"], "operation": "convert", "to": "webp"})
     assert (result["width"], result["height"]) == (30, 20)
     assert worker.running() and worker.pid == pid
@@ -213,8 +232,16 @@ def test_unknown_file_id_fails_with_file_not_found(api: ApiClient) -> None:
 
 @pytest.mark.parametrize(
     "file_id",
-    ["../../etc/passwd", "/etc/passwd", "..", "../" + "a" * 29, "A" * 32, "a" * 31,
-     "a" * 32 + "/../x", "..%2f..%2fetc%2fpasswd"],
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "..",
+        "../" + "a" * 29,
+        "A" * 32,
+        "a" * 31,
+        "a" * 32 + "/../x",
+        "..%2f..%2fetc%2fpasswd",
+    ],
 )
 def test_path_like_file_ids_are_a_422(api: ApiClient, file_id: str) -> None:
     body = api.submit(

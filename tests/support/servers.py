@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 
 import pytest
 
@@ -16,6 +17,20 @@ RABBITMQ_PORT = int(os.environ.get("TASKYARD_TEST_RABBITMQ_PORT", "5672"))
 RABBITMQ_MANAGEMENT_PORT = int(os.environ.get("TASKYARD_TEST_RABBITMQ_MANAGEMENT_PORT", "15672"))
 REDIS_HOST = os.environ.get("TASKYARD_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("TASKYARD_TEST_REDIS_PORT", "6379"))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a stack finds its RabbitMQ (AMQP and management) and its Redis."""
+
+    rabbitmq_host: str = RABBITMQ_HOST
+    amqp_port: int = RABBITMQ_PORT
+    management_port: int = RABBITMQ_MANAGEMENT_PORT
+    redis_host: str = REDIS_HOST
+    redis_port: int = REDIS_PORT
+
+
+DEFAULT_ENDPOINTS = Endpoints()
 
 
 def listening(host: str, port: int, timeout_seconds: float = 1.0) -> bool:
@@ -33,11 +48,11 @@ def missing_server(what: str) -> None:
     pytest.skip(message)
 
 
-def require_servers() -> None:
+def require_servers(endpoints: Endpoints = DEFAULT_ENDPOINTS) -> None:
     for name, host, port in (
-        ("RabbitMQ", RABBITMQ_HOST, RABBITMQ_PORT),
-        ("RabbitMQ management", RABBITMQ_HOST, RABBITMQ_MANAGEMENT_PORT),
-        ("Redis", REDIS_HOST, REDIS_PORT),
+        ("RabbitMQ", endpoints.rabbitmq_host, endpoints.amqp_port),
+        ("RabbitMQ management", endpoints.rabbitmq_host, endpoints.management_port),
+        ("Redis", endpoints.redis_host, endpoints.redis_port),
     ):
         if not listening(host, port):
             missing_server(f"{name} on {host}:{port}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +38,12 @@ class CatchingHandler:
     # RCPT TO replies by recipient address (lower case), e.g. {"x@example.com": "550 5.1.1 no"}:
     # those recipients are refused, the others accepted as usual.
     refuse_recipients: dict[str, str] = field(default_factory=dict)
+    # Fault injection: hold every DATA reply this long (a slow server), and answer a
+    # share of DATA commands with a transient 451, counting each one.
+    delay_seconds: float = 0.0
+    transient_failure_rate: float = 0.0
+    injected_failures: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(1234))
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -51,7 +59,12 @@ class CatchingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         with self.lock:
+            if self.transient_failure_rate and self.rng.random() < self.transient_failure_rate:
+                self.injected_failures += 1
+                return "451 4.3.0 injected transient failure"
             if self.reject_reply and self.fail_next > 0:
                 self.fail_next -= 1
                 return self.reject_reply

@@ -36,8 +36,8 @@ TEST_REDIS_DBS = range(1, 16)
 TEST_REDIS_DB_LEASE_SECONDS = 3600
 
 
-def claim_redis_db() -> int:
-    control = redis.Redis(host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=0)
+def claim_redis_db(endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> int:
+    control = redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port, db=0)
     for db in TEST_REDIS_DBS:
         if control.set(f"taskyard-test:db-lease:{db}", os.getpid(), nx=True,
                        ex=TEST_REDIS_DB_LEASE_SECONDS):
@@ -45,8 +45,8 @@ def claim_redis_db() -> int:
     raise RuntimeError("every test Redis database is leased; delete taskyard-test:db-lease:*")
 
 
-def release_redis_db(db: int) -> None:
-    redis.Redis(host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=0).delete(
+def release_redis_db(db: int, endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> None:
+    redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port, db=0).delete(
         f"taskyard-test:db-lease:{db}"
     )
 
@@ -66,8 +66,13 @@ def available_task_types() -> list[str]:
     ]
 
 
-def management(method: str, path: str, **kwargs: object) -> requests.Response:
-    url = f"http://{servers.RABBITMQ_HOST}:{servers.RABBITMQ_MANAGEMENT_PORT}/api{path}"
+def management(
+    method: str,
+    path: str,
+    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS,
+    **kwargs: object,
+) -> requests.Response:
+    url = f"http://{endpoints.rabbitmq_host}:{endpoints.management_port}/api{path}"
     response = requests.request(method, url, auth=("guest", "guest"), timeout=10, **kwargs)
     response.raise_for_status()
     return response
@@ -142,22 +147,31 @@ class Stack:
     smtp: SmtpCatcher
     vhost: str
     redis_db: int
+    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
     api: ManagedProcess | None = None
     workers: dict[str, ManagedProcess] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, workdir: Path, extra_env: dict[str, str] | None = None) -> Stack:
-        servers.require_servers()
+    def create(
+        cls,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+        *,
+        endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS,
+    ) -> Stack:
+        servers.require_servers(endpoints)
         vhost = f"taskyard-test-{uuid.uuid4().hex[:8]}"
-        management("PUT", f"/vhosts/{vhost}")
+        management("PUT", f"/vhosts/{vhost}", endpoints)
         management(
             "PUT",
             f"/permissions/{vhost}/guest",
+            endpoints,
             json={"configure": ".*", "write": ".*", "read": ".*"},
         )
-        redis_db = claim_redis_db()
+        redis_db = claim_redis_db(endpoints)
         client = redis.Redis(
-            host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=redis_db, decode_responses=True
+            host=endpoints.redis_host, port=endpoints.redis_port, db=redis_db,
+            decode_responses=True,
         )
         client.flushdb()
         smtp = SmtpCatcher.start()
@@ -167,13 +181,13 @@ class Stack:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TASKYARD_")},
             "TASKYARD_BROKER_URL": (
-                f"amqp://guest:guest@{servers.RABBITMQ_HOST}:{servers.RABBITMQ_PORT}/{vhost}"
+                f"amqp://guest:guest@{endpoints.rabbitmq_host}:{endpoints.amqp_port}/{vhost}"
             ),
             "TASKYARD_REDIS_URL": (
-                f"redis://{servers.REDIS_HOST}:{servers.REDIS_PORT}/{redis_db}"
+                f"redis://{endpoints.redis_host}:{endpoints.redis_port}/{redis_db}"
             ),
             "TASKYARD_RABBITMQ_MANAGEMENT_URL": (
-                f"http://guest:guest@{servers.RABBITMQ_HOST}:{servers.RABBITMQ_MANAGEMENT_PORT}"
+                f"http://guest:guest@{endpoints.rabbitmq_host}:{endpoints.management_port}"
             ),
             "TASKYARD_STORAGE_URL": f"file://{storage}",
             "TASKYARD_SMTP_HOST": "127.0.0.1",
@@ -187,7 +201,9 @@ class Stack:
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
             **(extra_env or {}),
         }
-        return cls(workdir, env, f"http://127.0.0.1:{port}", client, smtp, vhost, redis_db)
+        return cls(
+            workdir, env, f"http://127.0.0.1:{port}", client, smtp, vhost, redis_db, endpoints
+        )
 
     def start_api(self) -> None:
         self.api = ManagedProcess(
@@ -292,11 +308,11 @@ class Stack:
             self.api.stop()
         self.smtp.stop()
         try:
-            management("DELETE", f"/vhosts/{self.vhost}")
-        except requests.RequestException:
+            management("DELETE", f"/vhosts/{self.vhost}", self.endpoints)
+            self.redis.flushdb()
+            release_redis_db(self.redis_db, self.endpoints)
+        except (requests.RequestException, redis.RedisError):
             pass
-        self.redis.flushdb()
-        release_redis_db(self.redis_db)
 
     def dump_logs(self) -> str:
         parts = []
@@ -306,8 +322,10 @@ class Stack:
         return "\n".join(parts)
 
 
-def start_stack(workdir: Path) -> Stack:
-    stack = Stack.create(workdir)
+def start_stack(
+    workdir: Path, *, endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
+) -> Stack:
+    stack = Stack.create(workdir, endpoints=endpoints)
     try:
         stack.start_api()
         stack.start_all_workers()

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
-
 from taskyard_common.contracts import parse_submission
 from taskyard_common.contracts.file import (
     ChecksumOp,
@@ -56,9 +55,9 @@ def test_operations_parse(body: dict[str, Any], model: type) -> None:
 
 
 def test_defaults() -> None:
-    checksum = PAYLOAD.validate_python({"file_id": GOOD_ID, "operation": "checksum"})
-    compress = PAYLOAD.validate_python({"file_id": GOOD_ID, "operation": "compress"})
-    thumbnail = PAYLOAD.validate_python(
+    checksum = ChecksumOp.model_validate({"file_id": GOOD_ID, "operation": "checksum"})
+    compress = CompressOp.model_validate({"file_id": GOOD_ID, "operation": "compress"})
+    thumbnail = ThumbnailOp.model_validate(
         {"file_id": GOOD_ID, "operation": "thumbnail", "width": 1, "height": 1}
     )
     assert (checksum.algorithm, compress.format, thumbnail.format) == ("sha256", "gzip", "png")

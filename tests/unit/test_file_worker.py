@@ -18,7 +18,6 @@ from typing import IO, Any
 import pytest
 from PIL import Image
 from pydantic import TypeAdapter
-
 from taskyard_common.contracts.file import FilePayload
 from taskyard_common.logs import get_logger
 from taskyard_common.retry import PermanentError, is_retryable
@@ -217,8 +216,13 @@ def test_thumbnail_fits_the_box_and_keeps_the_aspect(files: FileStore) -> None:
 
     result = run(
         files,
-        {"file_id": stored.id, "operation": "thumbnail", "width": 100, "height": 100,
-         "format": "webp"},
+        {
+            "file_id": stored.id,
+            "operation": "thumbnail",
+            "width": 100,
+            "height": 100,
+            "format": "webp",
+        },
     )
 
     out = stored_image(files, result["output_file_id"])
@@ -247,8 +251,13 @@ def test_exif_orientation_is_applied(files: FileStore) -> None:
     converted = run(files, {"file_id": stored.id, "operation": "convert", "to": "png"})
     thumb = run(
         files,
-        {"file_id": stored.id, "operation": "thumbnail", "width": 50, "height": 50,
-         "format": "jpeg"},
+        {
+            "file_id": stored.id,
+            "operation": "thumbnail",
+            "width": 50,
+            "height": 50,
+            "format": "jpeg",
+        },
     )
 
     assert (converted["width"], converted["height"]) == (100, 200)
@@ -274,8 +283,9 @@ def test_palette_with_transparency_converts(files: FileStore, target: str) -> No
     source = Image.new("P", (16, 16), 0)
     source.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
     source.info["transparency"] = 0
-    stored = files.save_bytes(image_bytes(source, "PNG", transparency=0), name="p.png",
-                              content_type="image/png")
+    stored = files.save_bytes(
+        image_bytes(source, "PNG", transparency=0), name="p.png", content_type="image/png"
+    )
 
     result = run(files, {"file_id": stored.id, "operation": "convert", "to": target})
 
@@ -291,8 +301,9 @@ def test_convert_opens_as_the_target_format(
     files: FileStore, source_format: str, target: str
 ) -> None:
     source = Image.new("RGB", (64, 48), "green")
-    stored = files.save_bytes(image_bytes(source, source_format), name="img",
-                              content_type="application/octet-stream")
+    stored = files.save_bytes(
+        image_bytes(source, source_format), name="img", content_type="application/octet-stream"
+    )
 
     result = run(files, {"file_id": stored.id, "operation": "convert", "to": target})
 
@@ -308,12 +319,20 @@ def png_declaring(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height: a decompression bomb's calling card."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return (struct.pack(">I", len(body)) + kind + body
-                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -325,16 +344,16 @@ def test_decompression_bombs_are_refused(files: FileStore, size: tuple[int, int]
     data = image_bytes(Image.new("1", size), "PNG")
     stored = files.save_bytes(data, name="bomb.png", content_type="image/png")
     with pytest.raises(PermanentError) as caught:
-        run(files, {"file_id": stored.id, "operation": "convert", "to": "jpeg"},
-            max_pixels=10_000)
+        run(files, {"file_id": stored.id, "operation": "convert", "to": "jpeg"}, max_pixels=10_000)
     assert caught.value.error_type == "DecompressionBomb"
     assert "decompression bomb" in str(caught.value)
     assert not is_retryable(caught.value)
 
 
 def test_a_header_only_bomb_is_refused_before_decoding(files: FileStore) -> None:
-    stored = files.save_bytes(png_declaring(100_000, 100_000), name="bomb.png",
-                              content_type="image/png")
+    stored = files.save_bytes(
+        png_declaring(100_000, 100_000), name="bomb.png", content_type="image/png"
+    )
     with pytest.raises(PermanentError, match="decompression bomb") as caught:
         run(files, {"file_id": stored.id, "operation": "thumbnail", "width": 10, "height": 10})
     assert caught.value.error_type == "DecompressionBomb"
@@ -373,7 +392,9 @@ def test_non_images_are_unsupported(files: FileStore, data: bytes) -> None:
         {"operation": "convert", "to": "png"},
     ],
 )
-def test_unknown_file_id_is_permanent_file_not_found(files: FileStore, body: dict[str, Any]) -> None:
+def test_unknown_file_id_is_permanent_file_not_found(
+    files: FileStore, body: dict[str, Any]
+) -> None:
     with pytest.raises(PermanentError, match="file not found") as caught:
         run(files, {"file_id": "0" * 32, **body})
     assert caught.value.error_type == "FileNotFound"
@@ -401,8 +422,9 @@ def test_unreachable_storage_is_transient(tmp_path: Path) -> None:
 )
 def test_read_failures_midway_are_transient(tmp_path: Path, body: dict[str, Any]) -> None:
     files = BrokenReads(f"file://{tmp_path}")
-    stored = files.save_bytes(image_bytes(Image.new("RGB", (4, 4)), "PNG"), name="a.png",
-                              content_type="image/png")
+    stored = files.save_bytes(
+        image_bytes(Image.new("RGB", (4, 4)), "PNG"), name="a.png", content_type="image/png"
+    )
     with pytest.raises(StorageUnavailable) as caught:
         run(files, {"file_id": stored.id, **body})
     assert is_retryable(caught.value)
@@ -413,8 +435,11 @@ def test_read_failures_midway_are_transient(tmp_path: Path, body: dict[str, Any]
 )
 def test_write_failures_are_transient(tmp_path: Path, body: dict[str, Any]) -> None:
     files = BrokenWrites(f"file://{tmp_path}")
-    stored = files.save_stream(io.BytesIO(image_bytes(Image.new("RGB", (4, 4)), "PNG")),
-                               name="a.png", content_type="image/png")
+    stored = files.save_stream(
+        io.BytesIO(image_bytes(Image.new("RGB", (4, 4)), "PNG")),
+        name="a.png",
+        content_type="image/png",
+    )
     with pytest.raises(StorageUnavailable) as caught:
         run(files, {"file_id": stored.id, **body})
     assert is_retryable(caught.value)
@@ -429,3 +454,23 @@ def test_progress_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
         progress.advance(10)
     progress.finish()
     assert seen == [0.3, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"operation": "convert", "to": "jpeg"},
+        {"operation": "convert", "to": "webp"},
+        {"operation": "thumbnail", "width": 64, "height": 64},
+    ],
+)
+def test_16_bit_grayscale_is_scaled_not_clipped(files: FileStore, body: dict[str, Any]) -> None:
+    gradient = Image.linear_gradient("L").resize((128, 64)).convert("I")
+    wide = gradient.point(lambda value: value * 256).convert("I;16")
+    stored = files.save_bytes(image_bytes(wide, "PNG"), name="deep.png", content_type="image/png")
+
+    result = run(files, {"file_id": stored.id, **body})
+
+    values = sorted(stored_image(files, result["output_file_id"]).convert("L").getdata())
+    assert values[0] < 20 and values[-1] > 230
+    assert values[len(values) // 2] < 200  # not clipped to white

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     api_keys_file: str = ""
     metrics_require_auth: bool = False
     rate_limit: str = "600/minute"
+    # Where the rate limit counters live; empty means TASKYARD_REDIS_URL ("memory://" for tests).
+    rate_limit_storage_url: SecretStr = SecretStr("")
     flower_basic_auth: SecretStr = SecretStr("")
     flower_cookie_secret: SecretStr = SecretStr("")
 
@@ -55,11 +57,17 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_data_records: int = Field(default=100_000, gt=0)
+    max_json_depth: int = Field(default=32, ge=2, le=1000)
     image_max_pixels: int = Field(default=50_000_000, gt=0)
 
     worker_concurrency: int = Field(default=1, ge=1)
     worker_soft_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
     cache_ttl_seconds: float = Field(default=3.0, ge=0)
+    # Each worker process serves its Prometheus metrics here; 0 turns the endpoint off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_address: str = "127.0.0.1"
+    # Folder the pool processes write their samples into; empty: a fresh temporary one.
+    worker_metrics_dir: str = ""
 
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"

@@ -26,6 +26,7 @@ from taskyard_common.storage import FileStore
 from taskyard_common.topology import TASK_NAMES, TaskType, parse_queue_name
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common import metrics
+from taskyard_common import worker_monitoring
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 logger = get_logger("taskyard.task")
@@ -86,6 +87,7 @@ def register_task(
     app: Celery, task_type: TaskType, handler: Handler, runtime: WorkerRuntime
 ) -> Task:
     payload_model = PAYLOAD_MODELS[task_type]
+    worker_monitoring.install(runtime.settings)
 
     @app.task(name=TASK_NAMES[task_type], bind=True, max_retries=None, typing=False)
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
@@ -136,6 +138,7 @@ def register_task(
         metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)
         if finished.applied:
             log.info("task_succeeded", duration_seconds=round(duration, 4))
+            worker_monitoring.observe_end_to_end(store, task_id, task_type, priority, "SUCCESS")
         else:
             log.info("task_result_discarded", status=finished.previous_status)
 
@@ -155,5 +158,6 @@ def _finish_failed(store: StatusStore, task_id: str, info: dict[str, Any], log: 
                    task_type: str, priority: str) -> None:
     store.fail(task_id, info)
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
+    worker_monitoring.observe_end_to_end(store, task_id, task_type, priority, "FAILED")
     log.error("task_failed", error_type=info["type"], error=info["message"],
               retryable=info["retryable"])

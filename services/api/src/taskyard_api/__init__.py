@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
 from flask_openapi3 import Info, OpenAPI
 
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
-from taskyard_api import http_metrics, security_headers
-from taskyard_api.auth import require_api_key
+from taskyard_api import http_metrics, rate_limit, security_headers
+from taskyard_api.auth import is_open_path, require_api_key
 from taskyard_api.blueprints.files import files_bp
 from taskyard_api.blueprints.health import health_bp
 from taskyard_api.blueprints.monitoring import monitoring_bp
@@ -19,6 +21,7 @@ from taskyard_api.services import EXTENSION_KEY, Services
 
 API_VERSION = "1.0.0"
 DOCS_PREFIX = "/api/docs"
+ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
 log = get_logger("taskyard.api")
 
 
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     if not app.extensions[EXTENSION_KEY].api_keys:
         log.warning("api_open", message="no API key configured: the API accepts every caller")
 
+    # The rate limit goes first: a caller guessing keys is limited by its address.
+    rate_limit.install(app, settings)
     app.before_request(require_api_key)
     http_metrics.install(app)
     security_headers.install(app)
@@ -59,4 +64,47 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     def docs_page() -> object:
         return app.view_functions["swagger.swagger"]()
 
+    _complete_openapi_document(app)
     return app
+
+
+RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before trying again",
+                                      "schema": {"type": "integer"}}}
+
+
+def _error_response_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": ERROR_SCHEMA_REF}}},
+    }
+
+
+def _complete_openapi_document(app: OpenAPI) -> None:
+    """Give every operation the error responses the app-level hooks can answer.
+
+    flask-openapi3 applies `responses=` only to routes declared on the app itself, not to
+    blueprints, and documents its validation error as a list of the model: the document
+    then disagreed with what the API answers (found by schemathesis).
+    """
+    document = app.api_doc  # generated once and cached by flask-openapi3
+    document["security"] = [{"bearer": []}]
+    for path, operations in document.get("paths", {}).items():
+        flask_path = path.replace("{", "<").replace("}", ">")
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses["422"] = _error_response_doc("Validation error")
+            if is_open_path(flask_path):
+                operation["security"] = []
+            else:
+                if flask_path == "/metrics":
+                    operation["security"] = [{"bearer": []}, {}]
+                responses.setdefault("401", _error_response_doc("Missing or wrong API key"))
+            if flask_path not in rate_limit.EXEMPT_PATHS:
+                responses.setdefault("429", _error_response_doc("Rate limited"))
+            if flask_path.startswith("/api/"):
+                responses.setdefault(
+                    "503", _error_response_doc("RabbitMQ, Redis or storage unavailable")
+                )
+            for status in ("429", "503"):
+                if status in responses:
+                    responses[status].setdefault("headers", {}).update(RETRY_AFTER_HEADER)

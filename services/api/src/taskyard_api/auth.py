@@ -1,24 +1,36 @@
-"""API keys: `Authorization: Bearer <key>`, compared in constant time."""
+"""API keys: `Authorization: Bearer <key>`, compared in constant time.
+
+Keys come from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a
+line), read once at start-up. With no key configured the API is open (local
+development) and says so loudly when it starts.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
-from flask import request
+from flask import g, request
 
+from taskyard_common.logs import get_logger
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
 
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
-OPEN_PREFIXES = ("/api/docs", "/api/openapi.json")
+# Probes must answer without a key; so must the API's own description.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/openapi.json"})
+OPEN_PREFIXES = ("/api/docs",)
+METRICS_PATH = "/metrics"
+MAX_KEY_CHARS = 4096
+log = get_logger("taskyard.api")
 
 
 def _presented_key() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_CHARS:
         return None
-    return key.strip()
+    return key
 
 
 def key_matches(presented: str, keys: frozenset[str]) -> bool:
@@ -29,18 +41,43 @@ def key_matches(presented: str, keys: frozenset[str]) -> bool:
     return matched
 
 
+def fingerprint(key: str) -> str:
+    """A stable, non-reversible name for a key: rate limit buckets and logs never hold a key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def authenticated_key() -> str | None:
+    """The presented key when it is one of the configured keys (checked once per request)."""
+    if "taskyard_api_key" not in g:
+        keys = services().api_keys
+        presented = _presented_key()
+        g.taskyard_api_key = (
+            presented if keys and presented is not None and key_matches(presented, keys) else None
+        )
+    key: str | None = g.taskyard_api_key
+    return key
+
+
+def is_open_path(path: str) -> bool:
+    return path in OPEN_PATHS or any(
+        path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES
+    )
+
+
 def require_api_key() -> None:
     """before_request hook: a no-op when no key is configured (local development)."""
     found = services()
-    if not found.api_keys or request.path in OPEN_PATHS or request.path.startswith(OPEN_PREFIXES):
+    if not found.api_keys or is_open_path(request.path):
         return
-    if request.path == "/metrics" and not found.settings.metrics_require_auth:
+    if request.path == METRICS_PATH and not found.settings.metrics_require_auth:
         return
-    presented = _presented_key()
-    if presented is None or not key_matches(presented, found.api_keys):
+    if authenticated_key() is None:
+        log.info("auth_rejected", path=request.path, method=request.method,
+                 remote_addr=request.remote_addr,
+                 reason="no key" if _presented_key() is None else "unknown key")
         raise ApiError(
             401,
-            "missing or wrong API key",
+            "missing or wrong API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": 'Bearer realm="taskyard"'},
         )
 

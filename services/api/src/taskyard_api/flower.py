@@ -1,6 +1,10 @@
 """`taskyard-flower`: Flower configured from the TASKYARD_* settings.
 
-Extra arguments (for example --address and --port) pass straight to Flower.
+Basic auth from TASKYARD_FLOWER_BASIC_AUTH (Flower's /metrics and /healthcheck
+stay open, for Prometheus and probes), a fixed cookie secret, the Broker tab fed by
+the RabbitMQ management API and listing all nine queues, offline workers purged
+after a minute. Extra arguments (for example --address and --port) pass straight
+to Flower and win over these.
 """
 
 from __future__ import annotations
@@ -8,6 +12,9 @@ from __future__ import annotations
 import sys
 
 from celery.bin.celery import celery as celery_command
+from flower.views import BaseHandler
+
+from taskyard_common import topology
 
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.logs import configure_logging, get_logger
@@ -17,6 +24,16 @@ OFFLINE_WORKER_PURGE_SECONDS = 60
 settings = get_settings()
 celery_app = create_celery_app("taskyard-flower", settings)
 log = get_logger("taskyard.flower")
+_worker_queue_names = BaseHandler.get_active_queue_names
+
+
+def _taskyard_queue_names(handler: BaseHandler) -> list[str]:
+    """Flower's Broker tab shows the queues live workers consume; show all nine always,
+    so a queue whose workers are down (or scaled to zero by KEDA) is still in sight."""
+    return sorted(set(_worker_queue_names(handler)) | set(topology.QUEUE_NAMES))
+
+
+BaseHandler.get_active_queue_names = _taskyard_queue_names  # type: ignore[method-assign]
 
 
 def flower_arguments(extra: list[str]) -> list[str]:

@@ -18,6 +18,8 @@ SUBMIT_LATENCY = Histogram(
 HTTP_REQUESTS = Counter(
     "taskyard_api_http_requests", "HTTP requests answered", ("method", "route", "status")
 )
+# Labels a client chooses must not grow without bound: any other method counts as "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def install(app: Flask) -> None:
@@ -28,7 +30,8 @@ def install(app: Flask) -> None:
     @app.after_request
     def _count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
         if request.endpoint == "tasks.submit_task" and response.status_code == 202:
             SUBMIT_LATENCY.observe(time.perf_counter() - g.get("request_started", 0.0))
             body = response.get_json(silent=True) or {}

@@ -28,6 +28,7 @@ class ErrorResponse(BaseModel):
 class SubmitHeaders(BaseModel):
     idempotency_key: str | None = Field(
         default=None,
+        alias="Idempotency-Key",  # the documented header name (not `idempotency_key`)
         max_length=MAX_IDEMPOTENCY_KEY_CHARS,
         pattern=r"^[\x21-\x7e]+$",
         description="the same key within 24 h returns the first task instead of a new one",

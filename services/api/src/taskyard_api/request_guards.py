@@ -1,50 +1,75 @@
-"""Checks that run before a JSON body reaches validation: 415 for not JSON, 400 for broken JSON."""
+"""Checks that run before a JSON body reaches validation.
+
+415 for a body that is not JSON, 400 for broken JSON (including NaN and Infinity,
+which are not JSON), 422 for a body nested deeper than TASKYARD_MAX_JSON_DEPTH and
+for inline data records beyond TASKYARD_MAX_DATA_RECORDS. The body size itself is
+capped by MAX_CONTENT_LENGTH (TASKYARD_MAX_REQUEST_BYTES, 413) before any of this.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from flask import request
 
 from taskyard_api.errors import ApiError
+from taskyard_api.services import services
 
-MAX_JSON_NESTING = 32
+MAX_JSON_NESTING = 32  # the default of TASKYARD_MAX_JSON_DEPTH
+# A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 
 
 def _nesting_depth(text: str) -> int:
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif char in "]}":
+        elif token in "]}":
             depth -= 1
     return deepest
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _inline_record_count(body: Any) -> int | None:
+    if not isinstance(body, dict) or body.get("type") != "data":
+        return None
+    payload = body.get("payload")
+    source = payload.get("input") if isinstance(payload, dict) else None
+    records = source.get("records") if isinstance(source, dict) else None
+    return len(records) if isinstance(records, list) else None
 
 
 def require_json_body() -> None:
     if request.mimetype != "application/json":
         raise ApiError(415, "send the body as application/json")
+    settings = services().settings
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ApiError(400, "body is not UTF-8") from error
     # Checked before parsing so a deeply nested body cannot exhaust the parser's stack.
-    if _nesting_depth(text) > MAX_JSON_NESTING:
-        raise ApiError(422, f"JSON nested deeper than {MAX_JSON_NESTING} levels",
+    max_depth = settings.max_json_depth
+    if _nesting_depth(text) > max_depth:
+        raise ApiError(422, f"JSON nested deeper than {max_depth} levels",
                        details=[{"loc": ["body"], "msg": "too deeply nested"}])
     try:
-        json.loads(text)
-    except ValueError as error:
+        body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
         raise ApiError(400, f"malformed JSON: {error}") from error
+    count = _inline_record_count(body)
+    if count is not None and count > settings.max_data_records:
+        raise ApiError(
+            422,
+            f"payload.input.records: at most {settings.max_data_records} records, got {count}",
+            details=[{"loc": ["payload", "input", "records"],
+                      "msg": f"at most {settings.max_data_records} records"}],
+        )

@@ -26,7 +26,16 @@ EXIF_ORIENTATION = 0x0112
 ROTATED_ORIENTATIONS = frozenset({5, 6, 7, 8})
 JPEG_BACKGROUND = (255, 255, 255)
 # What a decoder raises on bad input; StorageUnavailable (an OSError) is re-raised first.
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError)
+DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    KeyError,
+    IndexError,
+    struct.error,
+    zlib.error,
+)
 
 
 @dataclass(frozen=True)
@@ -106,8 +115,25 @@ def _family(mode: str) -> str:
     return "rgb"
 
 
+def _is_wide_gray(mode: str) -> bool:
+    return mode == "I" or mode.startswith("I;16")
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """16-bit grayscale (PNG's I;16) scaled down to L; a plain convert would clip it."""
+    if not _is_wide_gray(image.mode):
+        return image
+    return image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+
+
 def prepare_for(image: Image.Image, fmt: str) -> Image.Image:
     """A mode the target encoder writes: JPEG gets RGB/L/CMYK (alpha flattened on white)."""
+    if fmt == "PNG":
+        # PNG writes 1, L, LA, I, I;16, P, RGB and RGBA.
+        if image.mode in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+            return image
+        return image.convert("RGBA" if _has_alpha(image) else "RGB")
+    image = to_8bit(image)
     if fmt == "JPEG":
         if image.mode in ("RGB", "L", "CMYK") and not _has_alpha(image):
             return image
@@ -117,32 +143,33 @@ def prepare_for(image: Image.Image, fmt: str) -> Image.Image:
             flat.paste(rgba, mask=rgba.getchannel("A"))
             return flat
         return image.convert("RGB")
-    if fmt == "WEBP":
-        wanted = "RGBA" if _has_alpha(image) else "RGB"
-        return image if image.mode == wanted else image.convert(wanted)
-    # PNG writes 1, L, LA, I, I;16, P, RGB and RGBA.
-    if image.mode in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
-        return image
-    return image.convert("RGBA" if _has_alpha(image) else "RGB")
+    wanted = "RGBA" if _has_alpha(image) else "RGB"  # WEBP
+    return image if image.mode == wanted else image.convert(wanted)
 
 
 def resample_ready(image: Image.Image) -> Image.Image:
-    """Palette and bilevel images resize with NEAREST only; give them real colours first."""
+    """Palette and bilevel images resize with NEAREST only, 16-bit gray not at all: fix that."""
     if image.mode == "P":
         return image.convert("RGBA" if _has_alpha(image) else "RGB")
     if image.mode == "1":
         return image.convert("L")
-    return image
+    return to_8bit(image)
+
+
+def _processing_failed(error: Exception, what: str) -> PermanentError:
+    return PermanentError(f"could not {what}: {error}", error_type="ImageProcessingError")
 
 
 def store_image(
     files: FileStore, image: Image.Image, fmt_name: str, name: str, icc_profile: bytes | None
 ) -> dict[str, Any]:
     fmt = OUTPUT_FORMATS[fmt_name]
-    original_mode = image.mode
-    ready = prepare_for(image, fmt.pillow)
+    try:
+        ready = prepare_for(image, fmt.pillow)
+    except (OSError, ValueError) as error:
+        raise _processing_failed(error, f"convert the image for {fmt_name}") from error
     options = dict(fmt.options)
-    if icc_profile and _family(original_mode) == _family(ready.mode):
+    if icc_profile and _family(image.mode) == _family(ready.mode):
         options["icc_profile"] = icc_profile
     with open_output(files, name=name, content_type=fmt.content_type) as (target, outcome):
         try:
@@ -150,9 +177,7 @@ def store_image(
         except StorageUnavailable:
             raise
         except (OSError, ValueError, KeyError) as error:
-            raise PermanentError(
-                f"could not write the image as {fmt_name}: {error}", error_type="ImageEncodeError"
-            ) from error
+            raise _processing_failed(error, f"write the image as {fmt_name}") from error
     stored: StoredFile = outcome["stored"]
     return {
         "output_file_id": stored.id,
@@ -173,9 +198,12 @@ def thumbnail(
 ) -> dict[str, Any]:
     image = load_image(files, source, max_pixels, draft_box=(width, height))
     icc = image.info.get("icc_profile")
-    image = resample_ready(image)
-    # Fits inside width x height, aspect ratio kept; never enlarges a smaller image.
-    image.thumbnail((width, height), Image.Resampling.LANCZOS)
+    try:
+        image = resample_ready(image)
+        # Fits inside width x height, aspect ratio kept; never enlarges a smaller image.
+        image.thumbnail((width, height), Image.Resampling.LANCZOS)
+    except (OSError, ValueError) as error:
+        raise _processing_failed(error, "scale the image") from error
     extension = OUTPUT_FORMATS[fmt_name].extension
     return store_image(files, image, fmt_name, f"{_stem(source.name)}.thumbnail.{extension}", icc)
 

@@ -3,41 +3,45 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client import multiprocess
 
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.models import ErrorResponse, QueueList, WorkerList
-from taskyard_api.monitoring import TtlCache, fetch_queues, fetch_workers
-from taskyard_api.services import services
+from taskyard_api.monitoring import QueueCollector, TtlCache, fetch_queues, fetch_workers
+from taskyard_api.services import Services, services
 
 monitoring_bp = APIBlueprint("monitoring", __name__, abp_tags=[Tag(name="monitoring")])
 
 
-def _cache(name: str) -> TtlCache[list[dict[str, object]]]:
+def _cache(name: str) -> TtlCache[list[dict[str, Any]]]:
     caches = current_app.extensions.setdefault("taskyard_caches", {})
     if name not in caches:
         caches[name] = TtlCache(services().settings.cache_ttl_seconds)
-    cache: TtlCache[list[dict[str, object]]] = caches[name]
+    cache: TtlCache[list[dict[str, Any]]] = caches[name]
     return cache
 
 
+def _queues(found: Services) -> list[dict[str, Any]]:
+    return _cache("queues").get(lambda: fetch_queues(found))
+
+
 @monitoring_bp.get("/api/queues", responses={200: QueueList, 503: ErrorResponse},
-                   summary="Depth of every queue")
+                   summary="Depth of every queue (cached for a few seconds)")
 def list_queues() -> Response:
-    found = services()
     try:
-        queues = _cache("queues").get(lambda: fetch_queues(found))
+        queues = _queues(services())
     except Exception as error:
         raise BackendUnavailable("rabbitmq-management", error) from error
     return jsonify({"queues": queues})
 
 
 @monitoring_bp.get("/api/workers", responses={200: WorkerList, 503: ErrorResponse},
-                   summary="Live workers")
+                   summary="Live workers (cached for a few seconds)")
 def list_workers() -> Response:
     found = services()
     try:
@@ -49,9 +53,14 @@ def list_workers() -> Response:
 
 @monitoring_bp.get("/metrics", summary="Prometheus metrics", responses={200: None})
 def metrics() -> Response:
+    found = services()
+    queue_collector = QueueCollector(lambda: _queues(found))
+    registry = CollectorRegistry()
+    registry.register(queue_collector)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
+        # gunicorn: every worker process writes its samples to files; add them all up.
         multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
     else:
-        from prometheus_client import REGISTRY as registry  # noqa: N811
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        body = generate_latest(REGISTRY) + generate_latest(registry)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

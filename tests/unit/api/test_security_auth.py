@@ -1,0 +1,124 @@
+"""API keys: Bearer keys from the environment and a file, compared in constant time."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from taskyard_api import auth, create_app
+from taskyard_common.settings import Settings
+
+KEY = "k-0123456789abcdef"
+OTHER_KEY = "k-fedcba9876543210"
+# A route that needs no backend: an id that is not a uuid is a 404 before Redis is asked.
+PROTECTED = "/api/tasks/not-a-uuid"
+
+
+def make_client(tmp_path: Path, **overrides: Any) -> FlaskClient:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        storage_url=f"file://{tmp_path}/files",
+        rate_limit_storage_url="memory://",
+        log_format="console",
+        **overrides,
+    )
+    return create_app(settings).test_client()
+
+
+def _assert_401(response: Any) -> None:
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="taskyard"'
+    error = response.get_json()["error"]
+    assert error["code"] == "unauthorized"
+    assert set(error) == {"code", "message", "details"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        f"Bearer {KEY}x",
+        f"Bearer {KEY[:-1]}",
+        f"Basic {KEY}",
+        KEY,
+        f"Bearer {KEY.upper()}",
+        "Bearer " + "k" * 10_000,
+    ],
+)
+def test_a_missing_or_wrong_key_is_401(tmp_path: Path, authorization: str | None) -> None:
+    client = make_client(tmp_path, api_keys=KEY)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    _assert_401(client.get(PROTECTED, headers=headers))
+    _assert_401(client.post("/api/tasks", json={"type": "data"}, headers=headers))
+
+
+@pytest.mark.parametrize("authorization", [f"Bearer {KEY}", f"bearer {KEY}", f"Bearer   {KEY} "])
+def test_a_configured_key_passes(tmp_path: Path, authorization: str) -> None:
+    client = make_client(tmp_path, api_keys=f"{KEY}, {OTHER_KEY}")
+    assert client.get(PROTECTED, headers={"Authorization": authorization}).status_code == 404
+
+
+def test_keys_come_from_the_environment_and_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"\n  {OTHER_KEY}  \nthird-key-000000\n", encoding="utf-8")
+    client = make_client(tmp_path, api_keys=KEY, api_keys_file=str(key_file))
+    for key in (KEY, OTHER_KEY, "third-key-000000"):
+        assert client.get(PROTECTED, headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    _assert_401(client.get(PROTECTED, headers={"Authorization": "Bearer "}))
+
+
+def test_a_missing_key_file_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        make_client(tmp_path, api_keys_file=str(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/openapi.json", "/api/docs", "/metrics"])
+def test_probes_docs_and_metrics_are_open(tmp_path: Path, path: str) -> None:
+    client = make_client(tmp_path, api_keys=KEY)
+    assert client.get(path).status_code == 200
+
+
+def test_metrics_can_require_a_key(tmp_path: Path) -> None:
+    client = make_client(tmp_path, api_keys=KEY, metrics_require_auth=True)
+    _assert_401(client.get("/metrics"))
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/docsx", "/api/openapi.json.bak", "/healthz/x"])
+def test_open_paths_match_exactly(tmp_path: Path, path: str) -> None:
+    _assert_401(make_client(tmp_path, api_keys=KEY).get(path))
+
+
+def test_without_keys_every_caller_is_let_in(tmp_path: Path) -> None:
+    client = make_client(tmp_path)
+    assert client.get(PROTECTED).status_code == 404
+    assert client.get(PROTECTED, headers={"Authorization": "Bearer anything"}).status_code == 404
+
+
+def test_every_key_is_compared_whichever_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[bytes] = []
+    real_compare = hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        compared.append(b)
+        return real_compare(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", counting)
+    keys = frozenset({"alpha-key", "beta-key", "gamma-key"})
+    for presented in ("alpha-key", "gamma-key", "nope"):
+        compared.clear()
+        assert auth.key_matches(presented, keys) is (presented in keys)
+        assert len(compared) == len(keys)
+
+
+def test_fingerprints_do_not_reveal_the_key() -> None:
+    assert auth.fingerprint(KEY) == auth.fingerprint(KEY)
+    assert auth.fingerprint(KEY) != auth.fingerprint(OTHER_KEY)
+    assert KEY not in auth.fingerprint(KEY)
