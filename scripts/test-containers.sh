@@ -113,7 +113,7 @@ dump_logs() {
 }
 
 cleanup() {
-  local rc=$? c
+  local rc=$?
   trap - EXIT INT TERM
   if ((rc != 0)); then
     log "FAILED (exit $rc): container logs follow"

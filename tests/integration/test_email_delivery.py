@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from support import servers
 from support.client import ApiClient
-from support.smtp import SmtpCatcher
 from support.stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -48,25 +44,33 @@ def message_id_of(task_id: str) -> str:
 def test_delivers_headers_both_bodies_and_attachments(stack: Stack, client: ApiClient) -> None:
     pdf = client.upload("report.pdf", PDF_BYTES, "application/pdf")
     csv = client.upload("rows.csv", CSV_BYTES, "text/csv")
-    task_id = submit(client, {
-        "to": ["ada@example.com", "alan@example.com"],
-        "cc": ["grace@example.com"],
-        "bcc": ["hidden@example.com"],
-        "reply_to": "support@example.com",
-        "subject": "Report for {{ name }}",
-        "text": "Hello {{ name }},\nyour report is attached.\n",
-        "html": "<p>Hello <b>{{ name }}</b>, your report is attached.</p>",
-        "context": {"name": "Ada"},
-        "attachments": [{"file_id": pdf["id"]}, {"file_id": csv["id"]}],
-    }, priority="high")
+    task_id = submit(
+        client,
+        {
+            "to": ["ada@example.com", "alan@example.com"],
+            "cc": ["grace@example.com"],
+            "bcc": ["hidden@example.com"],
+            "reply_to": "support@example.com",
+            "subject": "Report for {{ name }}",
+            "text": "Hello {{ name }},\nyour report is attached.\n",
+            "html": "<p>Hello <b>{{ name }}</b>, your report is attached.</p>",
+            "context": {"name": "Ada"},
+            "attachments": [{"file_id": pdf["id"]}, {"file_id": csv["id"]}],
+        },
+        priority="high",
+    )
 
     record = client.wait_for(task_id)
     assert record["status"] == "SUCCESS", record
     result = record["result"]
     assert result == {
         "message_id": message_id_of(task_id),
-        "recipients": ["ada@example.com", "alan@example.com", "grace@example.com",
-                       "hidden@example.com"],
+        "recipients": [
+            "ada@example.com",
+            "alan@example.com",
+            "grace@example.com",
+            "hidden@example.com",
+        ],
     }
     received = stack.smtp.wait_for(message_id=result["message_id"])
     assert received.mail_from == "taskyard@localhost"
@@ -87,9 +91,7 @@ def test_delivers_headers_both_bodies_and_attachments(stack: Stack, client: ApiC
     assert body.get_content_type() == "multipart/alternative"
     plain, html = body.iter_parts()  # type: ignore[attr-defined]
     assert plain.get_content_type() == "text/plain"
-    assert plain.get_content().replace("\r\n", "\n") == (
-        "Hello Ada,\nyour report is attached.\n"
-    )
+    assert plain.get_content().replace("\r\n", "\n") == ("Hello Ada,\nyour report is attached.\n")
     assert html.get_content_type() == "text/html"
     assert "<p>Hello <b>Ada</b>, your report is attached.</p>" in html.get_content()
 
@@ -104,14 +106,17 @@ def test_renders_templates_and_escapes_context_in_html(stack: Stack, client: Api
         "name": "<script>alert('x')</script> & Co",
         "items": [{"sku": "A-1", "qty": 2}, {"sku": "<B>", "qty": 1}],
     }
-    task_id = submit(client, {
-        "to": ["ada@example.com"],
-        "subject": "Order for {{ name }} ({{ items|length }} items)",
-        "text": "{% for i in items %}{{ i.qty }} x {{ i.sku }}\n{% endfor %}Thanks, {{ name }}",
-        "html": "<ul>{% for i in items %}<li>{{ i.qty }} x {{ i.sku }}</li>{% endfor %}</ul>"
-                "<p>Thanks, {{ name }}</p>",
-        "context": context,
-    })
+    task_id = submit(
+        client,
+        {
+            "to": ["ada@example.com"],
+            "subject": "Order for {{ name }} ({{ items|length }} items)",
+            "text": "{% for i in items %}{{ i.qty }} x {{ i.sku }}\n{% endfor %}Thanks, {{ name }}",
+            "html": "<ul>{% for i in items %}<li>{{ i.qty }} x {{ i.sku }}</li>{% endfor %}</ul>"
+            "<p>Thanks, {{ name }}</p>",
+            "context": context,
+        },
+    )
     record = client.wait_for(task_id)
     assert record["status"] == "SUCCESS", record
     message = stack.smtp.wait_for(message_id=record["result"]["message_id"]).message
@@ -127,12 +132,15 @@ def test_renders_templates_and_escapes_context_in_html(stack: Stack, client: Api
 
 
 def test_missing_variable_fails_at_once_and_clearly(stack: Stack, client: ApiClient) -> None:
-    task_id = submit(client, {
-        "to": ["ada@example.com"],
-        "subject": "Hello {{ name }}",
-        "html": "<p>Hello {{ name }}</p>\n<p>Total: {{ order.total }}</p>",
-        "context": {"name": "Ada"},
-    })
+    task_id = submit(
+        client,
+        {
+            "to": ["ada@example.com"],
+            "subject": "Hello {{ name }}",
+            "html": "<p>Hello {{ name }}</p>\n<p>Total: {{ order.total }}</p>",
+            "context": {"name": "Ada"},
+        },
+    )
     record = client.wait_for(task_id)
     assert record["status"] == "FAILED", record
     assert record["attempts"] == 1
@@ -173,11 +181,20 @@ def test_header_injection_is_rejected_with_422(
         ({"html": "<p>{{ name </p>"}, ["payload", "html"], "template error"),
         ({"subject": "{% if x %}Hi"}, ["payload", "subject"], "template error"),
         ({"to": ["not-an-address"]}, ["payload", "to", 0], "not a valid email address"),
-        ({"to": [f"u{i}@example.com" for i in range(60)],
-          "cc": [f"c{i}@example.com" for i in range(41)]}, ["payload"], "at most 100"),
+        (
+            {
+                "to": [f"u{i}@example.com" for i in range(60)],
+                "cc": [f"c{i}@example.com" for i in range(41)],
+            },
+            ["payload"],
+            "at most 100",
+        ),
         ({"text": None}, ["payload"], "give text, html or both"),
-        ({"attachments": [{"file_id": "../../etc/passwd"}]},
-         ["payload", "attachments", 0, "file_id"], "pattern"),
+        (
+            {"attachments": [{"file_id": "../../etc/passwd"}]},
+            ["payload", "attachments", 0, "file_id"],
+            "pattern",
+        ),
     ],
 )
 def test_bad_payloads_are_rejected_with_422(
@@ -192,8 +209,9 @@ def test_bad_payloads_are_rejected_with_422(
 
 def test_4xx_reply_is_retried_until_the_server_accepts(stack: Stack, client: ApiClient) -> None:
     with stack.smtp.rejecting("451 4.3.0 try later", times=1000):
-        task_id = submit(client, {"to": ["ada@example.com"], "subject": "Retry me", "text": "x"},
-                         max_retries=10)
+        task_id = submit(
+            client, {"to": ["ada@example.com"], "subject": "Retry me", "text": "x"}, max_retries=10
+        )
         record = client.wait_for(task_id, {"RETRYING", "SUCCESS", "FAILED"}, timeout_seconds=30)
         assert record["status"] == "RETRYING", record
         assert record["next_retry_at"]
@@ -220,38 +238,24 @@ def assert_retried_history(record: dict[str, Any]) -> None:
     assert middle == ["PROCESSING", "RETRYING"] * (record["attempts"] - 1) + ["PROCESSING"]
 
 
-@pytest.fixture
-def email_low_with_smtp_port(stack: Stack) -> Iterator[int]:
-    """email.low's worker sends to a port where nothing listens yet; restored afterwards."""
-    port = servers.free_port()
-    stack.stop_worker("email.low")
-    try:
-        stack.start_worker("email.low", extra_env={"TASKYARD_SMTP_PORT": str(port)})
-        yield port
-    finally:
-        if "email.low" in stack.workers:
-            stack.stop_worker("email.low")
-        stack.start_worker("email.low")
-
-
-def test_smtp_server_down_then_up(client: ApiClient, email_low_with_smtp_port: int) -> None:
-    task_id = submit(client, {"to": ["ada@example.com"], "subject": "Down then up", "text": "x"},
-                     priority="low", max_retries=10)
-    record = client.wait_for(task_id, {"RETRYING", "SUCCESS", "FAILED"}, timeout_seconds=30)
-    assert record["status"] == "RETRYING", record
-    assert record["next_retry_at"]
-    assert record["error"]["type"] == "ConnectionRefusedError"
-    assert record["error"]["retryable"] is True
-    assert f"127.0.0.1:{email_low_with_smtp_port}" in record["error"]["message"]
-
-    late_server = SmtpCatcher.start(port=email_low_with_smtp_port)
-    try:
-        record = client.wait_for(task_id, timeout_seconds=30)
-        assert record["status"] == "SUCCESS", record
-        assert_retried_history(record)
-        late_server.wait_for(message_id=record["result"]["message_id"])
-    finally:
-        late_server.stop()
+def test_smtp_server_down_then_up(stack: Stack, client: ApiClient) -> None:
+    with stack.smtp.down():  # nothing listens on the stack's SMTP port: connection refused
+        task_id = submit(
+            client,
+            {"to": ["ada@example.com"], "subject": "Down then up", "text": "x"},
+            priority="low",
+            max_retries=10,
+        )
+        record = client.wait_for(task_id, {"RETRYING", "SUCCESS", "FAILED"}, timeout_seconds=30)
+        assert record["status"] == "RETRYING", record
+        assert record["next_retry_at"]
+        assert record["error"]["type"] == "ConnectionRefusedError"
+        assert record["error"]["retryable"] is True
+        assert f"127.0.0.1:{stack.smtp.port}" in record["error"]["message"]
+    record = client.wait_for(task_id, timeout_seconds=30)
+    assert record["status"] == "SUCCESS", record
+    assert_retried_history(record)
+    stack.smtp.wait_for(message_id=record["result"]["message_id"])
 
 
 def test_550_reply_fails_after_one_attempt(stack: Stack, client: ApiClient) -> None:
@@ -273,8 +277,15 @@ def test_refused_recipients_are_listed_while_the_others_get_the_message(
     stack: Stack, client: ApiClient
 ) -> None:
     with stack.smtp.refusing({"ghost@example.com": "550 5.1.1 no such user"}):
-        task_id = submit(client, {"to": ["ada@example.com", "ghost@example.com"],
-                                  "bcc": ["audit@example.com"], "subject": "Some", "text": "x"})
+        task_id = submit(
+            client,
+            {
+                "to": ["ada@example.com", "ghost@example.com"],
+                "bcc": ["audit@example.com"],
+                "subject": "Some",
+                "text": "x",
+            },
+        )
         record = client.wait_for(task_id)
     assert record["status"] == "SUCCESS", record
     assert record["result"]["recipients"] == ["ada@example.com", "audit@example.com"]
@@ -299,8 +310,15 @@ def test_every_recipient_refused_is_a_permanent_failure(stack: Stack, client: Ap
 
 
 def test_unknown_attachment_fails_at_once(client: ApiClient) -> None:
-    task_id = submit(client, {"to": ["ada@example.com"], "subject": "Files", "text": "x",
-                              "attachments": [{"file_id": "f" * 32}]})
+    task_id = submit(
+        client,
+        {
+            "to": ["ada@example.com"],
+            "subject": "Files",
+            "text": "x",
+            "attachments": [{"file_id": "f" * 32}],
+        },
+    )
     record = client.wait_for(task_id)
     assert record["status"] == "FAILED", record
     assert record["attempts"] == 1

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-
 from support.servers import free_port
 from support.smtp import SmtpCatcher
 from taskyard_common.retry import PermanentError, TransientError
@@ -49,18 +48,40 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key), "-out",
-         str(cert), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return Certificate(cert, key)
 
 
-def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
-                  auth_data: Any) -> AuthResult:
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-          and auth_data.password == PASSWORD.encode())
+def authenticator(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -94,8 +115,12 @@ def config(port: int, **changes: Any) -> SmtpConfig:
 
 def test_plain_smtp(catcher_factory: Any) -> None:
     catcher = catcher_factory()
-    refused = send(message(), "noreply@example.com", ["ada@example.com", "bob@example.com"],
-                   config(catcher.port))
+    refused = send(
+        message(),
+        "noreply@example.com",
+        ["ada@example.com", "bob@example.com"],
+        config(catcher.port),
+    )
     assert refused == []
     received = catcher.wait_for(message_id="<hello@example.com>")
     assert received.mail_from == "noreply@example.com"
@@ -104,53 +129,76 @@ def test_plain_smtp(catcher_factory: Any) -> None:
 
 def test_starttls_and_login(catcher_factory: Any, certificate: Certificate) -> None:
     catcher = catcher_factory(
-        tls_context=certificate.server_context(), require_starttls=True,
-        authenticator=authenticator, auth_require_tls=True,
+        tls_context=certificate.server_context(),
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
     )
-    send(message("tls"), "noreply@example.com", ["ada@example.com"],
-         config(catcher.port, starttls=True, username=USER, password=PASSWORD),
-         ssl_context=certificate.client_context())
+    send(
+        message("tls"),
+        "noreply@example.com",
+        ["ada@example.com"],
+        config(catcher.port, starttls=True, username=USER, password=PASSWORD),
+        ssl_context=certificate.client_context(),
+    )
     catcher.wait_for(message_id="<tls@example.com>")
 
 
 def test_implicit_tls_and_login(catcher_factory: Any, certificate: Certificate) -> None:
     catcher = catcher_factory(
-        ssl_context=certificate.server_context(), authenticator=authenticator,
+        ssl_context=certificate.server_context(),
+        authenticator=authenticator,
         auth_require_tls=False,
     )
-    send(message("smtps"), "noreply@example.com", ["ada@example.com"],
-         config(catcher.port, ssl=True, username=USER, password=PASSWORD),
-         ssl_context=certificate.client_context())
+    send(
+        message("smtps"),
+        "noreply@example.com",
+        ["ada@example.com"],
+        config(catcher.port, ssl=True, username=USER, password=PASSWORD),
+        ssl_context=certificate.client_context(),
+    )
     catcher.wait_for(message_id="<smtps@example.com>")
 
 
 def test_wrong_password_is_permanent(catcher_factory: Any, certificate: Certificate) -> None:
     catcher = catcher_factory(
-        tls_context=certificate.server_context(), authenticator=authenticator,
+        tls_context=certificate.server_context(),
+        authenticator=authenticator,
     )
     with pytest.raises(PermanentError) as caught:
-        send(message(), "noreply@example.com", ["ada@example.com"],
-             config(catcher.port, starttls=True, username=USER, password="wrong"),
-             ssl_context=certificate.client_context())
+        send(
+            message(),
+            "noreply@example.com",
+            ["ada@example.com"],
+            config(catcher.port, starttls=True, username=USER, password="wrong"),
+            ssl_context=certificate.client_context(),
+        )
     assert caught.value.error_type == "SMTPAuthenticationError"
     assert str(caught.value).startswith("authentication failed: 535")
     assert catcher.messages == []
 
 
-def test_untrusted_certificate_is_permanent(catcher_factory: Any,
-                                            certificate: Certificate) -> None:
+def test_untrusted_certificate_is_permanent(catcher_factory: Any, certificate: Certificate) -> None:
     catcher = catcher_factory(tls_context=certificate.server_context())
     with pytest.raises(PermanentError) as caught:
-        send(message(), "noreply@example.com", ["ada@example.com"],
-             config(catcher.port, starttls=True))  # the default context does not know our CA
+        send(
+            message(),
+            "noreply@example.com",
+            ["ada@example.com"],
+            config(catcher.port, starttls=True),
+        )  # the default context does not know our CA
     assert caught.value.error_type == "SSLCertVerificationError"
 
 
 def test_starttls_required_but_not_offered_is_permanent(catcher_factory: Any) -> None:
     catcher = catcher_factory()
     with pytest.raises(PermanentError) as caught:
-        send(message(), "noreply@example.com", ["ada@example.com"],
-             config(catcher.port, starttls=True))
+        send(
+            message(),
+            "noreply@example.com",
+            ["ada@example.com"],
+            config(catcher.port, starttls=True),
+        )
     assert caught.value.error_type == "SMTPNotSupportedError"
     assert "STARTTLS" in str(caught.value)
 
@@ -170,8 +218,12 @@ def test_silent_server_times_out_transiently() -> None:
         port = listener.getsockname()[1]
         started = time.monotonic()
         with pytest.raises(TransientError) as caught:
-            send(message(), "noreply@example.com", ["ada@example.com"],
-                 SmtpConfig(host="127.0.0.1", port=port, timeout_seconds=0.5))
+            send(
+                message(),
+                "noreply@example.com",
+                ["ada@example.com"],
+                SmtpConfig(host="127.0.0.1", port=port, timeout_seconds=0.5),
+            )
     assert time.monotonic() - started < 3
     assert caught.value.error_type in {"TimeoutError", "SMTPServerDisconnected"}
 
@@ -189,11 +241,20 @@ def test_4xx_and_5xx_data_replies(catcher_factory: Any) -> None:
 
 def test_some_recipients_refused(catcher_factory: Any) -> None:
     catcher = catcher_factory()
-    with catcher.refusing({"ghost@example.com": "550 5.1.1 no such user",
-                           "busy@example.com": "452 4.2.2 mailbox full"}):
-        refused = send(message("some"), "noreply@example.com",
-                       ["ada@example.com", "ghost@example.com", "busy@example.com"],
-                       config(catcher.port))
-    assert refused == [Refusal("ghost@example.com", 550, "5.1.1 no such user"),
-                       Refusal("busy@example.com", 452, "4.2.2 mailbox full")]
+    with catcher.refusing(
+        {
+            "ghost@example.com": "550 5.1.1 no such user",
+            "busy@example.com": "452 4.2.2 mailbox full",
+        }
+    ):
+        refused = send(
+            message("some"),
+            "noreply@example.com",
+            ["ada@example.com", "ghost@example.com", "busy@example.com"],
+            config(catcher.port),
+        )
+    assert refused == [
+        Refusal("ghost@example.com", 550, "5.1.1 no such user"),
+        Refusal("busy@example.com", 452, "4.2.2 mailbox full"),
+    ]
     assert catcher.wait_for(message_id="<some@example.com>").rcpt_tos == ["ada@example.com"]

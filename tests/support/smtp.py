@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -74,17 +75,21 @@ class CatchingHandler:
                     envelope.mail_from or "",
                     list(envelope.rcpt_tos),
                     parsed,  # type: ignore[arg-type]
-                    bytes(envelope.original_content or envelope.content or b""),
+                    envelope.original_content or b"",
                 )
             )
         return "250 OK"
 
 
 class SmtpCatcher:
-    def __init__(self, controller: Controller, handler: CatchingHandler, port: int) -> None:
+    def __init__(
+        self, controller: Controller, handler: CatchingHandler, port: int,
+        options: dict[str, Any] | None = None,
+    ) -> None:
         self.controller = controller
         self.handler = handler
         self.port = port
+        self.options = dict(options or {})  # what `restart` starts the server with again
 
     @classmethod
     def start(cls, port: int | None = None, **smtp_options: Any) -> SmtpCatcher:
@@ -94,7 +99,24 @@ class SmtpCatcher:
         chosen = port or free_port()
         controller = Controller(handler, hostname="127.0.0.1", port=chosen, **smtp_options)
         controller.start()
-        return cls(controller, handler, chosen)
+        return cls(controller, handler, chosen, smtp_options)
+
+    def restart(self) -> None:
+        """Listen again on the same port with the same handler (and messages) after `stop`."""
+        self.stop()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **self.options
+        )
+        self.controller.start()
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """Nothing listens on the port while the block runs: connections are refused."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.restart()
 
     @contextmanager
     def rejecting(self, reply: str, times: int) -> Iterator[CatchingHandler]:
@@ -135,10 +157,8 @@ class SmtpCatcher:
         return self.handler.messages
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # already stopped
             self.controller.stop()
-        except Exception:  # noqa: BLE001 - already stopped
-            pass
 
     def find(self, **headers: Any) -> list[Received]:
         return [

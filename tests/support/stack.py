@@ -6,6 +6,7 @@ process, exactly as `make run` starts them.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -78,6 +79,12 @@ def management(
     return response
 
 
+def _die_with_parent() -> None:
+    """SIGKILL the child when the test process dies, so no orphan worker outlives a run."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 @dataclass
 class ManagedProcess:
     name: str
@@ -90,7 +97,12 @@ class ManagedProcess:
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            self.argv, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            self.argv,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            preexec_fn=_die_with_parent,
         )
 
     @property
@@ -199,6 +211,8 @@ class Stack:
             "TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "20",
             "TASKYARD_LOG_FORMAT": "json",
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
+            # Load and fault tests submit thousands of tasks a minute from one client.
+            "TASKYARD_RATE_LIMIT": "1000000/minute",
             **(extra_env or {}),
         }
         return cls(

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.retry import PermanentError, TransientError, is_retryable
 from taskyard_common.settings import Settings
@@ -35,8 +34,11 @@ CONFIG = SmtpConfig(host="smtp.example.com", port=25)
 
 
 def email(**changes: Any) -> EmailPayload:
-    base: dict[str, Any] = {"to": ["ada@example.com"], "subject": "Hi {{ name }}",
-                            "context": {"name": "Ada"}}
+    base: dict[str, Any] = {
+        "to": ["ada@example.com"],
+        "subject": "Hi {{ name }}",
+        "context": {"name": "Ada"},
+    }
     base.update(changes)
     if "text" not in base and "html" not in base:
         base["text"] = "Hello {{ name }}"
@@ -52,8 +54,9 @@ def wire(message: EmailMessage) -> EmailMessage:
 
 def test_text_only_message() -> None:
     payload = email()
-    message = wire(build_message(payload, render_email(payload), sender=SENDER,
-                                 message_id="<m1@example.com>"))
+    message = wire(
+        build_message(payload, render_email(payload), sender=SENDER, message_id="<m1@example.com>")
+    )
     assert message.get_content_type() == "text/plain"
     assert message.get_content() == "Hello Ada\n"
     assert message["Subject"] == "Hi Ada"
@@ -66,20 +69,27 @@ def test_text_only_message() -> None:
 
 def test_html_only_message() -> None:
     payload = email(html="<p>{{ name }}</p>")
-    message = wire(build_message(payload, render_email(payload), sender=SENDER,
-                                 message_id="<m@x>"))
+    message = wire(build_message(payload, render_email(payload), sender=SENDER, message_id="<m@x>"))
     assert message.get_content_type() == "text/html"
     assert message.get_content().strip() == "<p>Ada</p>"
 
 
 def test_text_and_html_make_multipart_alternative_and_bcc_stays_hidden() -> None:
     payload = email(
-        text="Hi {{ name }}", html="<p>Hi {{ name }}</p>", cc=["bob@example.com"],
-        bcc=["secret@example.com"], reply_to="help@example.com",
+        text="Hi {{ name }}",
+        html="<p>Hi {{ name }}</p>",
+        cc=["bob@example.com"],
+        bcc=["secret@example.com"],
+        reply_to="help@example.com",
         context={"name": "Ada & <Bob>"},
     )
-    built = build_message(payload, render_email(payload), sender=SENDER, message_id="<m@x>",
-                          date=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    built = build_message(
+        payload,
+        render_email(payload),
+        sender=SENDER,
+        message_id="<m@x>",
+        date=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
     raw = built.as_bytes(policy=policy.SMTP)
     assert b"secret@example.com" not in raw
     message = wire(built)
@@ -101,8 +111,15 @@ def test_attachments_make_multipart_mixed_with_their_types() -> None:
         AttachmentData("rows.csv", "text", "csv", "a,b\nü,2\n".encode(), "utf-8"),
         AttachmentData("naïve name.txt", "text", "plain", b"plain"),
     ]
-    message = wire(build_message(payload, render_email(payload), sender=SENDER,
-                                 message_id="<m@x>", attachments=attachments))
+    message = wire(
+        build_message(
+            payload,
+            render_email(payload),
+            sender=SENDER,
+            message_id="<m@x>",
+            attachments=attachments,
+        )
+    )
     assert message.get_content_type() == "multipart/mixed"
     body, *files = message.iter_parts()
     assert body.get_content_type() == "multipart/alternative"
@@ -170,8 +187,9 @@ def test_missing_or_too_large_attachments_are_permanent(tmp_path: Path) -> None:
     with pytest.raises(PermanentError, match="not found") as caught:
         load_attachments(email(attachments=[{"file_id": "a" * 32}]), files)
     assert caught.value.error_type == "AttachmentNotFound"
-    big = files.save_bytes(b"0" * (MAX_ATTACHMENT_BYTES // 2 + 1), name="big",
-                           content_type="application/octet-stream")
+    big = files.save_bytes(
+        b"0" * (MAX_ATTACHMENT_BYTES // 2 + 1), name="big", content_type="application/octet-stream"
+    )
     with pytest.raises(PermanentError, match="larger than"):
         load_attachments(email(attachments=[{"file_id": big.id}] * 2), files)
 
@@ -183,41 +201,97 @@ def reply(code: int, text: str) -> tuple[int, bytes]:
 @pytest.mark.parametrize(
     ("error", "retryable", "error_type", "message"),
     [
-        (smtplib.SMTPDataError(*reply(550, "5.1.1 no such user")), False, "SMTPDataError",
-         "message refused: 550 5.1.1 no such user"),
-        (smtplib.SMTPDataError(*reply(451, "4.3.0 try later")), True, "SMTPDataError",
-         "message refused: 451 4.3.0 try later"),
-        (smtplib.SMTPRecipientsRefused({"a@x.io": reply(550, "5.1.1 unknown")}), False,
-         "SMTPRecipientsRefused", "every recipient was refused: a@x.io: 550 5.1.1 unknown"),
-        (smtplib.SMTPRecipientsRefused({"a@x.io": reply(550, "no"), "b@x.io": reply(450, "busy")}),
-         True, "SMTPRecipientsRefused",
-         "every recipient was refused: a@x.io: 550 no; b@x.io: 450 busy"),
-        (smtplib.SMTPSenderRefused(553, b"5.7.1 not yours", "n@example.com"), False,
-         "SMTPSenderRefused", "sender n@example.com refused: 553 5.7.1 not yours"),
-        (smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials"), False,
-         "SMTPAuthenticationError", "authentication failed: 535 5.7.8 bad credentials"),
-        (smtplib.SMTPAuthenticationError(454, b"4.7.0 temporary"), True,
-         "SMTPAuthenticationError", "authentication failed: 454 4.7.0 temporary"),
-        (smtplib.SMTPConnectError(421, b"4.3.2 busy"), True, "SMTPConnectError",
-         "SMTP server smtp.example.com:25 refused the connection: 421 4.3.2 busy"),
-        (smtplib.SMTPConnectError(554, b"no service"), False, "SMTPConnectError",
-         "SMTP server smtp.example.com:25 refused the connection: 554 no service"),
-        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True,
-         "SMTPServerDisconnected",
-         "SMTP server smtp.example.com:25 disconnected: Connection unexpectedly closed"),
-        (smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server."), False,
-         "SMTPNotSupportedError", "the SMTP server does not support this: STARTTLS extension "
-         "not supported by server."),
-        (ConnectionRefusedError(111, "Connection refused"), True, "ConnectionRefusedError",
-         "cannot talk to SMTP server smtp.example.com:25: [Errno 111] Connection refused"),
-        (TimeoutError("timed out"), True, "TimeoutError",
-         "cannot talk to SMTP server smtp.example.com:25: timed out"),
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), False,
-         "SSLCertVerificationError", None),
+        (
+            smtplib.SMTPDataError(*reply(550, "5.1.1 no such user")),
+            False,
+            "SMTPDataError",
+            "message refused: 550 5.1.1 no such user",
+        ),
+        (
+            smtplib.SMTPDataError(*reply(451, "4.3.0 try later")),
+            True,
+            "SMTPDataError",
+            "message refused: 451 4.3.0 try later",
+        ),
+        (
+            smtplib.SMTPRecipientsRefused({"a@x.io": reply(550, "5.1.1 unknown")}),
+            False,
+            "SMTPRecipientsRefused",
+            "every recipient was refused: a@x.io: 550 5.1.1 unknown",
+        ),
+        (
+            smtplib.SMTPRecipientsRefused(
+                {"a@x.io": reply(550, "no"), "b@x.io": reply(450, "busy")}
+            ),
+            True,
+            "SMTPRecipientsRefused",
+            "every recipient was refused: a@x.io: 550 no; b@x.io: 450 busy",
+        ),
+        (
+            smtplib.SMTPSenderRefused(553, b"5.7.1 not yours", "n@example.com"),
+            False,
+            "SMTPSenderRefused",
+            "sender n@example.com refused: 553 5.7.1 not yours",
+        ),
+        (
+            smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials"),
+            False,
+            "SMTPAuthenticationError",
+            "authentication failed: 535 5.7.8 bad credentials",
+        ),
+        (
+            smtplib.SMTPAuthenticationError(454, b"4.7.0 temporary"),
+            True,
+            "SMTPAuthenticationError",
+            "authentication failed: 454 4.7.0 temporary",
+        ),
+        (
+            smtplib.SMTPConnectError(421, b"4.3.2 busy"),
+            True,
+            "SMTPConnectError",
+            "SMTP server smtp.example.com:25 refused the connection: 421 4.3.2 busy",
+        ),
+        (
+            smtplib.SMTPConnectError(554, b"no service"),
+            False,
+            "SMTPConnectError",
+            "SMTP server smtp.example.com:25 refused the connection: 554 no service",
+        ),
+        (
+            smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+            True,
+            "SMTPServerDisconnected",
+            "SMTP server smtp.example.com:25 disconnected: Connection unexpectedly closed",
+        ),
+        (
+            smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server."),
+            False,
+            "SMTPNotSupportedError",
+            "the SMTP server does not support this: STARTTLS extension not supported by server.",
+        ),
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            True,
+            "ConnectionRefusedError",
+            "cannot talk to SMTP server smtp.example.com:25: [Errno 111] Connection refused",
+        ),
+        (
+            TimeoutError("timed out"),
+            True,
+            "TimeoutError",
+            "cannot talk to SMTP server smtp.example.com:25: timed out",
+        ),
+        (
+            ssl.SSLCertVerificationError(1, "certificate verify failed"),
+            False,
+            "SSLCertVerificationError",
+            None,
+        ),
     ],
 )
-def test_classify(error: BaseException, retryable: bool, error_type: str,
-                  message: str | None) -> None:
+def test_classify(
+    error: BaseException, retryable: bool, error_type: str, message: str | None
+) -> None:
     classified = classify(error, CONFIG)
     assert isinstance(classified, TransientError if retryable else PermanentError)
     assert classified.error_type == error_type

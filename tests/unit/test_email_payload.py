@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
 from taskyard_common.contracts import PAYLOAD_MODELS, parse_submission
 from taskyard_common.contracts.email import MAX_RECIPIENTS, EmailPayload
 
@@ -31,8 +30,11 @@ def test_minimal_payload_and_defaults() -> None:
 
 def test_submission_round_trip_is_stable() -> None:
     body = payload(
-        cc=["Bob@Example.COM"], bcc=["carol@example.org"], reply_to="help@example.com",
-        html="<p>{{ name }}</p>", context={"name": "Ada", "n": [1, {"a": None}]},
+        cc=["Bob@Example.COM"],
+        bcc=["carol@example.org"],
+        reply_to="help@example.com",
+        html="<p>{{ name }}</p>",
+        context={"name": "Ada", "n": [1, {"a": None}]},
         attachments=[{"file_id": "0" * 32}],
     )
     submitted = parse_submission({"type": "email", "payload": body})
@@ -70,8 +72,16 @@ def test_other_control_characters_in_the_subject_are_refused(bad: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "address", ["not-an-address", "ada@", "@example.com", "ada@localhost", "a b@example.com",
-                "Ada <ada@example.com>", "ada@example..com"],
+    "address",
+    [
+        "not-an-address",
+        "ada@",
+        "@example.com",
+        "ada@localhost",
+        "a b@example.com",
+        "Ada <ada@example.com>",
+        "ada@example..com",
+    ],
 )
 def test_invalid_addresses_are_refused(address: str) -> None:
     found = errors(payload(to=[address]))
@@ -90,7 +100,7 @@ def test_recipient_limits() -> None:
 
 def test_body_size_and_presence() -> None:
     assert errors(payload(text=None))[0][1] == "Value error, give text, html or both"
-    assert errors(payload(text="x" * 1_000_001))[0][0] == ("text",)
+    assert errors(payload(text="x" * 500_001))[0][0] == ("text",)
     assert errors(payload(subject="x" * 999))[0][0] == ("subject",)
 
 
@@ -105,13 +115,18 @@ def test_template_syntax_errors_are_validation_errors(field: str) -> None:
 def test_unknown_fields_and_bad_attachment_ids_are_refused() -> None:
     assert errors(payload(headers={"X": "y"}))[0][0] == ("headers",)
     assert errors(payload(attachments=[{"file_id": "../etc/passwd"}]))[0][0] == (
-        "attachments", 0, "file_id",
+        "attachments",
+        0,
+        "file_id",
     )
 
 
 def test_recipients_are_deduplicated_in_order() -> None:
     parsed = EmailPayload.model_validate(
-        payload(to=["a@example.com", "b@example.com"], cc=["A@example.com"],
-                bcc=["c@example.com", "b@example.com"])
+        payload(
+            to=["a@example.com", "b@example.com"],
+            cc=["A@example.com"],
+            bcc=["c@example.com", "b@example.com"],
+        )
     )
     assert parsed.recipients() == ["a@example.com", "b@example.com", "c@example.com"]

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-
 from support.servers import free_port
 from taskyard_api import create_app
 from taskyard_api.monitoring import STATUS_COMMAND, QueueCollector, TtlCache, workers_from_replies
@@ -60,8 +59,13 @@ def test_worker_entries_come_from_one_broadcast_reply_each() -> None:
     ]
     workers = workers_from_replies(replies, "2026-01-01T00:00:00.000Z")
     assert [w["name"] for w in workers] == ["data-low@h", "email-high@h", "old@h"]
-    assert workers[1] == {"name": "email-high@h", "queues": ["email.high"], "active": 1,
-                          "processed": 7, "last_seen": "2026-01-01T00:00:00.000Z"}
+    assert workers[1] == {
+        "name": "email-high@h",
+        "queues": ["email.high"],
+        "active": 1,
+        "processed": 7,
+        "last_seen": "2026-01-01T00:00:00.000Z",
+    }
     assert workers[2]["queues"] == [] and workers[2]["processed"] == 0
 
 
@@ -81,8 +85,16 @@ def _families(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str
 
 
 def test_queue_collector_exports_depths_and_says_when_it_cannot() -> None:
-    queues = [{"name": "data.high", "type": "data", "priority": "high",
-               "ready": 4, "unacked": 1, "consumers": 2}]
+    queues = [
+        {
+            "name": "data.high",
+            "type": "data",
+            "priority": "high",
+            "ready": 4,
+            "unacked": 1,
+            "consumers": 2,
+        }
+    ]
     registry = CollectorRegistry()
     registry.register(QueueCollector(lambda: queues))
     families = _families(registry)
@@ -113,8 +125,9 @@ def client_without_backends() -> Iterator[object]:
     yield create_app(settings).test_client()
 
 
-@pytest.mark.parametrize(("path", "backend"), [("/api/queues", "rabbitmq-management"),
-                                                ("/api/workers", "rabbitmq")])
+@pytest.mark.parametrize(
+    ("path", "backend"), [("/api/queues", "rabbitmq-management"), ("/api/workers", "rabbitmq")]
+)
 def test_monitoring_endpoints_answer_503_with_the_error_shape(
     client_without_backends: object, path: str, backend: str
 ) -> None:

@@ -16,12 +16,27 @@ from prometheus_client.registry import Collector
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO_ROOT / "deploy/grafana/taskyard-dashboard.json"
-_NOT_METRICS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right",
-                          "and", "or", "unless", "bool", "offset", "inf", "nan"})
+_NOT_METRICS = frozenset(
+    {
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "inf",
+        "nan",
+    }
+)
 
 
 def dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
-    queries = []
+    queries: list[str] = []
     panels = list(dashboard.get("panels", []))
     while panels:
         panel = panels.pop()
@@ -42,15 +57,19 @@ def metric_names(expression: str) -> set[str]:
     text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
     names = set()
     for match in re.finditer(r"(?<![\w.$])[a-zA-Z_:][a-zA-Z0-9_:]*", text):
-        if match.group() in _NOT_METRICS or text[match.end():].lstrip().startswith("("):
+        if match.group() in _NOT_METRICS or text[match.end() :].lstrip().startswith("("):
             continue
         names.add(match.group())
     return names
 
 
 def sample_names(collector: Collector) -> set[str]:
-    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
-                "gauge": ("",), "summary": ("_count", "_sum", "")}
+    suffixes = {
+        "counter": ("_total",),
+        "histogram": ("_bucket", "_count", "_sum"),
+        "gauge": ("",),
+        "summary": ("_count", "_sum", ""),
+    }
     describe = getattr(collector, "describe", None)
     families = describe() if describe is not None else []
     families = families or list(collector.collect())
@@ -59,28 +78,47 @@ def sample_names(collector: Collector) -> set[str]:
 
 def declared_metrics() -> set[str]:
     from flower.events import get_prometheus_metrics
-
     from taskyard_api import http_metrics
     from taskyard_api.monitoring import QueueCollector
     from taskyard_common import metrics
 
     flower = get_prometheus_metrics()
-    queues = QueueCollector(lambda: [{"name": "data.high", "type": "data", "priority": "high",
-                                      "ready": 0, "unacked": 0, "consumers": 0}])
+    queues = QueueCollector(
+        lambda: [
+            {
+                "name": "data.high",
+                "type": "data",
+                "priority": "high",
+                "ready": 0,
+                "unacked": 0,
+                "consumers": 0,
+            }
+        ]
+    )
     collectors: list[Collector] = [
-        http_metrics.TASKS_SUBMITTED, http_metrics.SUBMIT_LATENCY, http_metrics.HTTP_REQUESTS,
-        metrics.TASK_RETRIES, metrics.TASK_FAILURES, metrics.TASK_RUNTIME,
-        metrics.TASK_END_TO_END, queues, *vars(flower).values(),
+        http_metrics.TASKS_SUBMITTED,
+        http_metrics.SUBMIT_LATENCY,
+        http_metrics.HTTP_REQUESTS,
+        metrics.TASK_RETRIES,
+        metrics.TASK_FAILURES,
+        metrics.TASK_RUNTIME,
+        metrics.TASK_END_TO_END,
+        queues,
+        *vars(flower).values(),
     ]
     return set().union(*(sample_names(collector) for collector in collectors))
 
 
 def test_metric_names_skip_functions_labels_and_ranges() -> None:
-    expression = ('histogram_quantile(0.95, sum by (le, type) '
-                  '(rate(taskyard_task_runtime_seconds_bucket{type="data"}[$__rate_interval])))'
-                  " / on (type) group_left max without (queue) (flower_worker_online)")
-    assert metric_names(expression) == {"taskyard_task_runtime_seconds_bucket",
-                                        "flower_worker_online"}
+    expression = (
+        "histogram_quantile(0.95, sum by (le, type) "
+        '(rate(taskyard_task_runtime_seconds_bucket{type="data"}[$__rate_interval])))'
+        " / on (type) group_left max without (queue) (flower_worker_online)"
+    )
+    assert metric_names(expression) == {
+        "taskyard_task_runtime_seconds_bucket",
+        "flower_worker_online",
+    }
 
 
 def test_dashboard_parses_and_every_query_names_an_exported_metric() -> None:
@@ -97,8 +135,13 @@ def test_dashboard_parses_and_every_query_names_an_exported_metric() -> None:
 
 def test_dashboard_covers_what_issue_8_asks_for() -> None:
     named = set().union(*map(metric_names, dashboard_queries(json.loads(DASHBOARD.read_text()))))
-    for metric in ("taskyard_queue_messages_ready", "taskyard_api_tasks_submitted_total",
-                   "taskyard_task_failures_total", "taskyard_task_retries_total",
-                   "taskyard_task_runtime_seconds_bucket", "flower_worker_online",
-                   "taskyard_task_end_to_end_seconds_bucket"):
+    for metric in (
+        "taskyard_queue_messages_ready",
+        "taskyard_api_tasks_submitted_total",
+        "taskyard_task_failures_total",
+        "taskyard_task_retries_total",
+        "taskyard_task_runtime_seconds_bucket",
+        "flower_worker_online",
+        "taskyard_task_end_to_end_seconds_bucket",
+    ):
         assert metric in named

@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
-
 from support.servers import free_port
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.worker_monitoring import describe_delivery, seconds_since, status_reply
@@ -48,7 +47,10 @@ def test_metrics_from_forked_pool_processes_add_up_on_the_worker_port(tmp_path: 
     port = free_port()
     done = subprocess.run(
         [sys.executable, "-c", FORKED_WORKER, str(port), str(directory), MARK],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     samples = {
@@ -81,5 +83,8 @@ def test_end_to_end_seconds_from_the_record_created_at() -> None:
 
 
 def test_status_reply_is_what_the_api_lists() -> None:
-    assert status_reply(["file.low"], 1, 12) == {"queues": ["file.low"], "active": 1,
-                                                 "processed": 12}
+    assert status_reply(["file.low"], 1, 12) == {
+        "queues": ["file.low"],
+        "active": 1,
+        "processed": 12,
+    }

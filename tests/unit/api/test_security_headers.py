@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
 from taskyard_api import create_app
 from taskyard_common.settings import Settings
 
@@ -69,7 +68,9 @@ def test_errors_before_routing_carry_the_headers_too(client: FlaskClient) -> Non
 def test_a_downloaded_file_cannot_run_in_a_browser(client: FlaskClient) -> None:
     page = b"<html><script>alert(1)</script></html>"
     upload = client.post(
-        "/api/files", headers=_auth(), content_type="multipart/form-data",
+        "/api/files",
+        headers=_auth(),
+        content_type="multipart/form-data",
         data={"file": (io.BytesIO(page), "x.html", "text/html")},
     )
     assert upload.status_code == 201, upload.get_data(as_text=True)

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
 from taskyard_api import create_app
 from taskyard_api.request_guards import _nesting_depth
 from taskyard_common.contracts.data import MAX_STRING_VALUE_CHARS
@@ -72,8 +71,11 @@ _UNION_MEMBER_TAGS = frozenset({"constrained-str", "str", "int", "float", "bool"
 
 def _locations(error: dict[str, Any]) -> list[list[Any]]:
     return [
-        [part for part in detail["loc"]
-         if not (isinstance(part, str) and (part in _UNION_MEMBER_TAGS or part[:1].isupper()))]
+        [
+            part
+            for part in detail["loc"]
+            if not (isinstance(part, str) and (part in _UNION_MEMBER_TAGS or part[:1].isupper()))
+        ]
         for detail in error["details"]
     ]
 
@@ -101,7 +103,10 @@ def test_an_upload_under_its_limit_is_stored(client: FlaskClient) -> None:
 
 
 def test_nesting_past_the_limit_is_422(client: FlaskClient) -> None:
-    deep = {"type": "email", "payload": {"to": ["a@example.com"], "subject": "x", "context": {}}}
+    deep: dict[str, Any] = {
+        "type": "email",
+        "payload": {"to": ["a@example.com"], "subject": "x", "context": {}},
+    }
     inner: Any = "bottom"
     for _ in range(40):
         inner = {"a": inner}
@@ -126,19 +131,28 @@ def test_the_nesting_scan_is_fast_on_a_full_size_body() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"type": "data", "payload": {"input": {"records": [{"x": NaN}]}}}',
-     b'{"type": "data", "payload": {"input": {"records": [{"x": Infinity}]}}}',
-     b'{"type": "data", "payload": {"input": {"records": [{"x": -Infinity}]}}}',
-     b'{"type": "data",',
-     b"\xff\xfe{}"],
+    [
+        b'{"type": "data", "payload": {"input": {"records": [{"x": NaN}]}}}',
+        b'{"type": "data", "payload": {"input": {"records": [{"x": Infinity}]}}}',
+        b'{"type": "data", "payload": {"input": {"records": [{"x": -Infinity}]}}}',
+        b'{"type": "data",',
+        b"\xff\xfe{}",
+    ],
 )
 def test_what_is_not_json_is_400(client: FlaskClient, body: bytes) -> None:
     response = client.post("/api/tasks", data=body, content_type="application/json")
     assert _error(response, 400)["code"] == "bad_request"
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
-                                          "application/x-python-pickle", "application/yaml"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/x-python-pickle",
+        "application/yaml",
+    ],
+)
 def test_a_body_that_is_not_json_is_415(client: FlaskClient, content_type: str) -> None:
     response = client.post("/api/tasks", data=b"type: data", content_type=content_type)
     _error(response, 415)
@@ -152,8 +166,11 @@ def test_inline_records_beyond_the_configured_count_are_422(client: FlaskClient)
 def test_inline_records_beyond_the_contract_are_422_whatever_the_setting(tmp_path: Path) -> None:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files", rate_limit="off", log_format="console",
-        max_data_records=10_000_000, max_request_bytes=2 * 1024 * 1024,
+        storage_url=f"file://{tmp_path}/files",
+        rate_limit="off",
+        log_format="console",
+        max_data_records=10_000_000,
+        max_request_bytes=2 * 1024 * 1024,
     )
     client = create_app(settings).test_client()
     error = _error(client.post("/api/tasks", json=_data([{}] * 100_001)), 422)
@@ -165,16 +182,26 @@ def test_inline_records_beyond_the_contract_are_422_whatever_the_setting(tmp_pat
     [
         (_data([{"x": "y" * (MAX_STRING_VALUE_CHARS + 1)}]), ["payload", "input", "records", 0]),
         (_data([{"c" * 257: 1}]), ["payload", "input", "records", 0]),
-        (_data([], operations=[{"op": "select", "columns": ["c" * 257]}]),
-         ["payload", "operations", 0, "columns", 0]),
+        (
+            _data([], operations=[{"op": "select", "columns": ["c" * 257]}]),
+            ["payload", "operations", 0, "columns", 0],
+        ),
         (_data([], operations=[{"op": "limit", "n": 10**30}]), ["payload", "operations", 0, "n"]),
         (_data([], operations=[{"op": "describe"}] * 51), ["payload", "operations"]),
         ({**_data([]), "max_retries": 10**6}, ["max_retries"]),
     ],
-    ids=["long-value", "long-column", "long-selected-column", "huge-number", "too-many-ops",
-         "huge-retries"],
+    ids=[
+        "long-value",
+        "long-column",
+        "long-selected-column",
+        "huge-number",
+        "too-many-ops",
+        "huge-retries",
+    ],
 )
-def test_oversized_values_are_422(client: FlaskClient, body: dict[str, Any], loc: list[Any]) -> None:
+def test_oversized_values_are_422(
+    client: FlaskClient, body: dict[str, Any], loc: list[Any]
+) -> None:
     error = _error(client.post("/api/tasks", json=body), 422)
     assert any(location[: len(loc)] == loc for location in _locations(error)), error
 
@@ -192,10 +219,19 @@ def test_an_oversized_list_cursor_is_422(client: FlaskClient) -> None:
 def test_path_like_file_ids_in_payloads_are_422(client: FlaskClient, file_id: str) -> None:
     bodies = [
         {"type": "data", "payload": {"input": {"file_id": file_id, "format": "csv"}}},
-        {"type": "file", "payload": {"file_id": file_id, "operation": "checksum",
-                                     "algorithm": "sha256"}},
-        {"type": "email", "payload": {"to": ["a@example.com"], "subject": "s", "text": "t",
-                                      "attachments": [{"file_id": file_id}]}},
+        {
+            "type": "file",
+            "payload": {"file_id": file_id, "operation": "checksum", "algorithm": "sha256"},
+        },
+        {
+            "type": "email",
+            "payload": {
+                "to": ["a@example.com"],
+                "subject": "s",
+                "text": "t",
+                "attachments": [{"file_id": file_id}],
+            },
+        },
     ]
     for body in bodies:
         error = _error(client.post("/api/tasks", json=body), 422)
@@ -204,8 +240,13 @@ def test_path_like_file_ids_in_payloads_are_422(client: FlaskClient, file_id: st
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/files/..%2F..%2Fetc%2Fpasswd", "/api/files/%2e%2e", "/api/files/..",
-     "/api/files/etc%00passwd", "/api/files/0123456789ABCDEF0123456789ABCDEF"],
+    [
+        "/api/files/..%2F..%2Fetc%2Fpasswd",
+        "/api/files/%2e%2e",
+        "/api/files/..",
+        "/api/files/etc%00passwd",
+        "/api/files/0123456789ABCDEF0123456789ABCDEF",
+    ],
 )
 def test_path_like_file_ids_in_downloads_are_404(client: FlaskClient, path: str) -> None:
     _error(client.get(path), 404)

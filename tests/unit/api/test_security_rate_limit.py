@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-
 from taskyard_api import create_app, rate_limit
 from taskyard_common.settings import Settings
 
@@ -111,15 +110,17 @@ def test_buckets_are_named_by_a_hash_of_the_key(tmp_path: Path) -> None:
     with app.test_request_context(PROTECTED, headers=_bearer(KEY)):
         bucket = rate_limit.rate_limit_key()
     assert bucket.startswith("key:") and KEY not in bucket
-    with app.test_request_context(PROTECTED, headers=_bearer("wrong"),
-                                  environ_base={"REMOTE_ADDR": "10.1.2.3"}):
+    with app.test_request_context(
+        PROTECTED, headers=_bearer("wrong"), environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    ):
         assert rate_limit.rate_limit_key() == "addr:10.1.2.3"
 
 
 def test_an_unreachable_counter_store_falls_back_to_memory(tmp_path: Path) -> None:
     # Nothing listens on port 1: the limiter must neither fail the request nor stop limiting.
-    client = make_client(tmp_path, rate_limit="2/minute",
-                         rate_limit_storage_url="redis://127.0.0.1:1/0")
+    client = make_client(
+        tmp_path, rate_limit="2/minute", rate_limit_storage_url="redis://127.0.0.1:1/0"
+    )
     statuses = [client.get(PROTECTED).status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
     assert client.get("/healthz").status_code == 200

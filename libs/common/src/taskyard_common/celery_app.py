@@ -55,7 +55,8 @@ def create_celery_app(main: str, settings: Settings) -> Celery:
         worker_redirect_stdouts=False,
         worker_concurrency=settings.worker_concurrency,
         worker_soft_shutdown_timeout=settings.worker_soft_shutdown_timeout_seconds,
-        worker_enable_soft_shutdown_on_idle=True,
+        # Retries wait in the broker, not as ETA tasks in the worker: an idle worker stops at once.
+        worker_enable_soft_shutdown_on_idle=False,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         worker_enable_remote_control=True,
         worker_disable_rate_limits=True,

@@ -37,6 +37,7 @@ from jinja2.visitor import NodeTransformer
 TemplateKind = Literal["subject", "text", "html"]
 
 MAX_STEPS = 1_000_000
+MAX_TEMPLATE_TAGS = 10_000  # `{{` and `{%`: parsing cost grows with them
 RENDER_TIMEOUT_SECONDS = 10.0
 MAX_VALUE_CHARS = 2_000_000
 MAX_OUTPUT_CHARS = 5_000_000
@@ -346,7 +347,24 @@ def _literal_chars(node: nodes.Node) -> int:
 
 
 class _Guard(NodeTransformer):
-    """Refuses what an email template cannot use and puts the budget checks into the tree."""
+    """Refuses what an email template cannot use and puts the budget checks into the tree.
+
+    Unknown filters and tests are refused here too, so that parsing alone (what the API
+    does at submit time) finds them; compiling a large template costs far more.
+    """
+
+    def __init__(self, env: ImmutableSandboxedEnvironment) -> None:
+        self._env = env
+
+    def visit_Filter(self, node: nodes.Filter) -> nodes.Node:
+        if node.name not in self._env.filters:
+            raise TemplateSyntaxError(f"No filter named {node.name!r}.", node.lineno)
+        return self.generic_visit(node)
+
+    def visit_Test(self, node: nodes.Test) -> nodes.Node:
+        if node.name not in self._env.tests:
+            raise TemplateSyntaxError(f"No test named {node.name!r}.", node.lineno)
+        return self.generic_visit(node)
 
     def _refuse(self, node: nodes.Node) -> nodes.Node:
         raise TemplateSyntaxError(
@@ -375,22 +393,44 @@ def _syntax_message(error: TemplateSyntaxError) -> str:
     return f"{error.message}{where}"
 
 
-def compile_template(source: str, kind: TemplateKind) -> Template:
-    """Parse and compile a template; a problem with it raises TemplateRenderError."""
+def _parse(source: str, kind: TemplateKind) -> tuple[ImmutableSandboxedEnvironment, nodes.Template]:
+    tags = source.count("{{") + source.count("{%")
+    if tags > MAX_TEMPLATE_TAGS:
+        raise TemplateRenderError(
+            kind, f"the template has {tags} tags; at most {MAX_TEMPLATE_TAGS} are allowed"
+        )
     env = environment(_autoescape(kind))
     try:
-        tree = _Guard().visit(env.parse(source))
+        return env, _Guard(env).visit(env.parse(source))
+    except TemplateSyntaxError as error:
+        raise TemplateRenderError(kind, _syntax_message(error)) from error
+    except TemplateError as error:
+        raise TemplateRenderError(kind, str(error)) from error
+    except RecursionError as error:
+        raise TemplateRenderError(kind, "the template is nested too deeply") from error
+
+
+def compile_template(source: str, kind: TemplateKind) -> Template:
+    """Parse and compile a template; a problem with it raises TemplateRenderError."""
+    env, tree = _parse(source, kind)
+    try:
         return env.from_string(tree)
     except TemplateSyntaxError as error:
         raise TemplateRenderError(kind, _syntax_message(error)) from error
     except TemplateError as error:
         raise TemplateRenderError(kind, str(error)) from error
+    except RecursionError as error:
+        raise TemplateRenderError(kind, "the template is nested too deeply") from error
 
 
 def check_template(source: str, kind: TemplateKind) -> str:
-    """For the payload validator: the source unchanged, or ValueError saying what is wrong."""
+    """For the payload validator: the source unchanged, or ValueError saying what is wrong.
+
+    Only parses (no code generation): cheap enough for the API, and it finds syntax
+    errors, unknown filters and tests, and the tags email templates cannot use.
+    """
     try:
-        compile_template(source, kind)
+        _parse(source, kind)
     except TemplateRenderError as error:
         raise ValueError(f"template error: {error.detail}") from error
     return source
@@ -410,7 +450,7 @@ def _render_message(error: BaseException) -> str:
     if isinstance(error, TemplateSyntaxError):
         return _syntax_message(error)
     if isinstance(error, RecursionError):
-        text = "too deeply nested (recursion)"
+        text = "nested too deeply (recursion)"
     elif isinstance(error, MemoryError):
         text = "out of memory"
     else:

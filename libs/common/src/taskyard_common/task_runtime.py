@@ -7,6 +7,7 @@ applies the shared retry policy and logs one line per event.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from pydantic import ValidationError
 
 from taskyard_common.clock import iso, utc_now
@@ -92,7 +93,8 @@ def register_task(
     @app.task(name=TASK_NAMES[task_type], bind=True, max_retries=None, typing=False)
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
         task_id: str = self.request.id
-        priority = _priority_of(self.request.delivery_info)
+        queue = _queue_of(self.request.delivery_info) or self.app.conf.task_queues[0].name
+        priority = parse_queue_name(queue)[1] if queue else "unknown"
         retries_done: int = self.request.retries or 0
         attempt = retries_done + 1
         budget = runtime.settings.retry_max_retries if max_retries is None else max_retries
@@ -121,14 +123,15 @@ def register_task(
             retryable = is_retryable(error)
             info = _error_info(error, retryable)
             if retryable and retries_done < budget:
-                delay = compute_backoff(attempt, runtime.backoff)
+                # The broker's delay exchanges count whole seconds, one at least.
+                delay = max(1, math.ceil(compute_backoff(attempt, runtime.backoff)))
                 next_retry_at = iso(utc_now() + timedelta(seconds=delay))
                 store.schedule_retry(task_id, info, next_retry_at)
                 metrics.TASK_RETRIES.labels(task_type, priority).inc()
                 log.warning("task_retry_scheduled", error_type=info["type"],
                             error=info["message"], delay_seconds=round(delay, 3),
                             next_retry_at=next_retry_at, max_retries=budget)
-                raise self.retry(countdown=delay, max_retries=None) from error
+                raise _publish_retry(self, queue, delay) from error
             if retryable:
                 info["message"] = f"gave up after {attempt} attempts: {info['message']}"
             _finish_failed(store, task_id, info, log, task_type, priority)
@@ -145,13 +148,30 @@ def register_task(
     return run
 
 
-def _priority_of(delivery_info: dict[str, Any] | None) -> str:
+def _queue_of(delivery_info: dict[str, Any] | None) -> str | None:
     # A delayed retry arrives with the delay bits in front: "0.1.0.data.high".
     routing_key = (delivery_info or {}).get("routing_key") or ""
+    name = ".".join(routing_key.split(".")[-2:])
     try:
-        return parse_queue_name(".".join(routing_key.split(".")[-2:]))[1]
+        parse_queue_name(name)
     except ValueError:
-        return "unknown"
+        return None
+    return name
+
+
+def _publish_retry(task: Task, queue: str, delay: int) -> BaseException:
+    """The retry message, published to the task's own queue through the delay exchanges.
+
+    Should publishing fail, the delivery is rejected with requeue, so the task runs
+    again sooner than planned rather than never.
+    """
+    try:
+        return task.retry(countdown=delay, max_retries=None, queue=queue)
+    except Retry as retry:
+        return retry
+    except Exception as error:
+        logger.error("task_retry_publish_failed", task_id=task.request.id, error=str(error))
+        return Reject(reason=f"retry not published: {error}", requeue=True)
 
 
 def _finish_failed(store: StatusStore, task_id: str, info: dict[str, Any], log: Any,

@@ -19,7 +19,7 @@ import argparse  # noqa: E402
 import importlib  # noqa: E402
 import sys  # noqa: E402
 
-from taskyard_common.topology import PRIORITIES, TaskType, queue_name  # noqa: E402
+from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name  # noqa: E402
 
 
 def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
@@ -28,10 +28,13 @@ def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = 
     parser.add_argument("--concurrency", type=int, default=None)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
+    queue = queue_name(task_type, args.priority)
     app = importlib.import_module(app_module).app
+    # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
+    app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     worker_args = [
         "worker",
-        "--queues", queue_name(task_type, args.priority),
+        "--queues", queue,
         "--hostname", f"{task_type}-{args.priority}@%h",
         "--loglevel", os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
         "--without-mingle",

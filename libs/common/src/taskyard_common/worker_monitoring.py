@@ -126,8 +126,9 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
     try:
         start_metrics_endpoint(_settings)
     except OSError as error:
-        log.error("worker_metrics_unavailable", port=_settings.worker_metrics_port,
-                  error=str(error))
+        log.error(
+            "worker_metrics_unavailable", port=_settings.worker_metrics_port, error=str(error)
+        )
 
 
 def _on_worker_shutdown(sender: Any = None, **_: Any) -> None:
@@ -147,14 +148,16 @@ def seconds_since(created_at: str | None) -> float | None:
     return max(0.0, (utc_now() - created).total_seconds())
 
 
-def observe_end_to_end(store: StatusStore, task_id: str, task_type: str, priority: str,
-                       status: str) -> None:
+def observe_end_to_end(
+    store: StatusStore, task_id: str, task_type: str, priority: str, status: str
+) -> None:
     """Time from submit to this final status; never lets a metrics problem fail a task."""
     try:
-        elapsed = seconds_since(store.redis.hget(task_key(task_id), "created_at"))
+        created_at = store.redis.hget(task_key(task_id), "created_at")
     except Exception as error:
         log.warning("end_to_end_unknown", task_id=task_id, error=str(error))
         return
+    elapsed = seconds_since(created_at if isinstance(created_at, str) else None)
     if elapsed is not None:
         metrics.TASK_END_TO_END.labels(task_type, priority, status).observe(elapsed)
 
@@ -165,6 +168,7 @@ def observe_end_to_end(store: StatusStore, task_id: str, task_type: str, priorit
 def describe_delivery(task_name: str, routing_key: str | None) -> tuple[str, str]:
     """(type, priority) of a message; a delayed retry's key has the delay bits in front."""
     task_type = _TYPES_BY_TASK_NAME.get(task_name, "unknown")
+    priority: str
     try:
         priority = parse_queue_name(".".join((routing_key or "").split(".")[-2:]))[1]
     except ValueError:
@@ -179,9 +183,15 @@ def _on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None
         request.name, (request.delivery_info or {}).get("routing_key")
     )
     retries = int(request.request_dict.get("retries") or 0)
-    log.info("task_received", task_id=request.id, type=task_type, priority=priority,
-             attempt=retries + 1, redelivered=bool(request.delivery_info.get("redelivered")),
-             worker=request.hostname)
+    log.info(
+        "task_received",
+        task_id=request.id,
+        type=task_type,
+        priority=priority,
+        attempt=retries + 1,
+        redelivered=bool(request.delivery_info.get("redelivered")),
+        worker=request.hostname,
+    )
 
 
 # -- the status command ----------------------------------------------------------------

@@ -68,8 +68,12 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     return app
 
 
-RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before trying again",
-                                      "schema": {"type": "integer"}}}
+RETRY_AFTER_HEADER = {
+    "Retry-After": {
+        "description": "seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 def _error_response_doc(description: str) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import hashlib
 import hmac
 
 from flask import g, request
-
 from taskyard_common.logs import get_logger
+
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
 
@@ -72,9 +72,13 @@ def require_api_key() -> None:
     if request.path == METRICS_PATH and not found.settings.metrics_require_auth:
         return
     if authenticated_key() is None:
-        log.info("auth_rejected", path=request.path, method=request.method,
-                 remote_addr=request.remote_addr,
-                 reason="no key" if _presented_key() is None else "unknown key")
+        log.info(
+            "auth_rejected",
+            path=request.path,
+            method=request.method,
+            remote_addr=request.remote_addr,
+            reason="no key" if _presented_key() is None else "unknown key",
+        )
         raise ApiError(
             401,
             "missing or wrong API key: send Authorization: Bearer <key>",

@@ -113,6 +113,9 @@ def register_error_handlers(app: Flask) -> None:
         else:
             message = error.description or error.name
         response = error_response(ApiError(status, message))
+        if status == 413:
+            # The unread rest of the body would otherwise be parsed as the next request.
+            response.headers["Connection"] = "close"
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response

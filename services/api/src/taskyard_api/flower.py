@@ -13,9 +13,7 @@ import sys
 
 from celery.bin.celery import celery as celery_command
 from flower.views import BaseHandler
-
 from taskyard_common import topology
-
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import get_settings
@@ -39,7 +37,8 @@ BaseHandler.get_active_queue_names = _taskyard_queue_names  # type: ignore[metho
 def flower_arguments(extra: list[str]) -> list[str]:
     management = settings.rabbitmq_management_url.get_secret_value().rstrip("/")
     arguments = [
-        "--app", "taskyard_api.flower:celery_app",
+        "--app",
+        "taskyard_api.flower:celery_app",
         "flower",
         f"--broker_api={management}/api/",
         f"--purge_offline_workers={OFFLINE_WORKER_PURGE_SECONDS}",

@@ -16,10 +16,10 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
 from taskyard_common import topology
 from taskyard_common.clock import now_iso
 from taskyard_common.logs import get_logger
+
 from taskyard_api.services import Services
 
 MANAGEMENT_TIMEOUT_SECONDS = 3
@@ -117,7 +117,9 @@ def fetch_workers(found: Services) -> list[dict[str, Any]]:
     with found.celery.connection_for_write() as connection:
         # Fail in a moment when the broker is down, rather than after Celery's retries.
         connection.ensure_connection(
-            max_retries=1, interval_start=0, interval_step=0.2,
+            max_retries=1,
+            interval_start=0,
+            interval_step=0.2,
             timeout=BROKER_CONNECT_TIMEOUT_SECONDS,
         )
         replies = found.celery.control.broadcast(
@@ -138,7 +140,8 @@ class QueueCollector(Collector):
             "taskyard_queue_messages_ready", "Messages waiting in the queue", labels=labels
         )
         unacked = GaugeMetricFamily(
-            "taskyard_queue_messages_unacked", "Messages delivered, not yet acknowledged",
+            "taskyard_queue_messages_unacked",
+            "Messages delivered, not yet acknowledged",
             labels=labels,
         )
         consumers = GaugeMetricFamily(

@@ -16,9 +16,9 @@ import time
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
-
 from taskyard_common.logs import get_logger
 from taskyard_common.settings import Settings
+
 from taskyard_api.auth import authenticated_key, fingerprint
 from taskyard_api.errors import ApiError, error_response
 
@@ -59,8 +59,7 @@ def limit_string(settings: Settings) -> str | None:
 
 def _storage_uri(settings: Settings) -> str:
     return (
-        settings.rate_limit_storage_url.get_secret_value()
-        or settings.redis_url.get_secret_value()
+        settings.rate_limit_storage_url.get_secret_value() or settings.redis_url.get_secret_value()
     )
 
 
@@ -107,9 +106,14 @@ def install(app: Flask, settings: Settings) -> Limiter | None:
     @app.errorhandler(RateLimitExceeded)
     def _too_many(error: RateLimitExceeded) -> Response:
         retry_after = _retry_after_seconds(limiter)
-        log.info("rate_limited", path=request.path, method=request.method,
-                 caller=rate_limit_key(), limit=str(error.description),
-                 retry_after_seconds=retry_after)
+        log.info(
+            "rate_limited",
+            path=request.path,
+            method=request.method,
+            caller=rate_limit_key(),
+            limit=str(error.description),
+            retry_after_seconds=retry_after,
+        )
         return error_response(
             ApiError(
                 429,

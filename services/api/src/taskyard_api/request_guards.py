@@ -3,7 +3,8 @@
 415 for a body that is not JSON, 400 for broken JSON (including NaN and Infinity,
 which are not JSON), 422 for a body nested deeper than TASKYARD_MAX_JSON_DEPTH and
 for inline data records beyond TASKYARD_MAX_DATA_RECORDS. The body size itself is
-capped by MAX_CONTENT_LENGTH (TASKYARD_MAX_REQUEST_BYTES, 413) before any of this.
+capped by MAX_CONTENT_LENGTH (TASKYARD_MAX_REQUEST_BYTES, 413), whether or not it
+comes with a Content-Length.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
@@ -25,11 +27,11 @@ _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 def _nesting_depth(text: str) -> int:
     depth = deepest = 0
     for match in _STRING_OR_BRACKET.finditer(text):
-        token = match.group()
-        if token in "[{":
+        first = match.group()[0]
+        if first in "[{":
             depth += 1
             deepest = max(deepest, depth)
-        elif token in "]}":
+        elif first in "]}":
             depth -= 1
     return deepest
 
@@ -52,6 +54,11 @@ def require_json_body() -> None:
         raise ApiError(415, "send the body as application/json")
     settings = services().settings
     raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        # A chunked body is cut at the limit without an error: the rest was never read.
+        # Raised as werkzeug's 413 so it is answered like any other (and the connection closed).
+        raise RequestEntityTooLarge()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -59,8 +66,11 @@ def require_json_body() -> None:
     # Checked before parsing so a deeply nested body cannot exhaust the parser's stack.
     max_depth = settings.max_json_depth
     if _nesting_depth(text) > max_depth:
-        raise ApiError(422, f"JSON nested deeper than {max_depth} levels",
-                       details=[{"loc": ["body"], "msg": "too deeply nested"}])
+        raise ApiError(
+            422,
+            f"JSON nested deeper than {max_depth} levels",
+            details=[{"loc": ["body"], "msg": "too deeply nested"}],
+        )
     try:
         body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
@@ -70,6 +80,10 @@ def require_json_body() -> None:
         raise ApiError(
             422,
             f"payload.input.records: at most {settings.max_data_records} records, got {count}",
-            details=[{"loc": ["payload", "input", "records"],
-                      "msg": f"at most {settings.max_data_records} records"}],
+            details=[
+                {
+                    "loc": ["payload", "input", "records"],
+                    "msg": f"at most {settings.max_data_records} records",
+                }
+            ],
         )

@@ -29,8 +29,9 @@ def install(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        headers.setdefault("Content-Security-Policy",
-                           DOCS_CSP if _is_docs(request.path) else NOTHING_ALLOWED_CSP)
+        headers.setdefault(
+            "Content-Security-Policy", DOCS_CSP if _is_docs(request.path) else NOTHING_ALLOWED_CSP
+        )
         if request.path.startswith("/api/") and not _is_docs(request.path):
             # Task records, results and files are private to their caller: no cache keeps them.
             headers["Cache-Control"] = "no-store"

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from taskyard_common.contracts.email import EmailPayload
+from taskyard_common.contracts.email import HEADER_BREAKERS, EmailPayload
 from taskyard_common.email_templates import RenderSession, TemplateRenderError
 from taskyard_common.retry import PermanentError
 from taskyard_common.storage import DEFAULT_CONTENT_TYPE, FileNotFound, FileStore
 
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
-_HEADER_BREAKERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
 _MIME_TYPE = re.compile(r"^([A-Za-z0-9!#$&^_.+-]+)/([A-Za-z0-9!#$&^_.+-]+)$")
 _CHARSET = re.compile(r"""charset\s*=\s*"?([A-Za-z0-9_.:+-]{1,40})"?""", re.IGNORECASE)
 _DOMAIN = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
@@ -58,7 +57,7 @@ class TemplateFailed(PermanentError):
 def parse_sender(value: str) -> Sender:
     """TASKYARD_SMTP_FROM, a bare address or `Name <address>`."""
     _, address = parseaddr(value)
-    if _HEADER_BREAKERS.search(value) or "@" not in address:
+    if HEADER_BREAKERS.search(value) or "@" not in address:
         raise PermanentError(
             f"TASKYARD_SMTP_FROM is not a usable address: {value!r}", error_type="SMTPNotConfigured"
         )
@@ -79,7 +78,7 @@ def render_email(payload: EmailPayload) -> RenderedEmail:
         html = None if payload.html is None else session.render(payload.html, "html")
     except TemplateRenderError as error:
         raise TemplateFailed(f"cannot render the {error.kind} template: {error.detail}") from error
-    if _HEADER_BREAKERS.search(subject):
+    if HEADER_BREAKERS.search(subject):
         raise TemplateFailed(
             "cannot render the subject template: the rendered subject contains a line break "
             "or a control character (check the context values it uses)"

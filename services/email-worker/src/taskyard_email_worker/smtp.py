@@ -118,9 +118,9 @@ def classify(error: BaseException, config: SmtpConfig) -> TaskError:
     if isinstance(error, smtplib.SMTPException):
         return PermanentError(f"SMTP error: {error}", error_type=name)
     if isinstance(error, ssl.SSLCertVerificationError):
+        reason = getattr(error, "verify_message", None) or error
         return PermanentError(
-            f"TLS certificate of {config.address} not trusted: {getattr(error, 'verify_message', None) or error}",
-            error_type=name,
+            f"TLS certificate of {config.address} not trusted: {reason}", error_type=name
         )
     if isinstance(error, OSError):  # refused, reset, unreachable, DNS, timeouts, TLS failures
         return TransientError(

@@ -18,16 +18,18 @@ from taskyard_common.email_templates import check_template
 
 MAX_RECIPIENTS = 100
 MAX_SUBJECT_CHARS = 998
-MAX_BODY_CHARS = 1_000_000
+MAX_BODY_CHARS = 500_000
 MAX_ATTACHMENTS = 20
-# CR, LF, the other C0 controls and DEL, and what Unicode treats as line breaks.
-_HEADER_BREAKERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+# CR, LF, the other C0 controls (tab is fine) and DEL, and what Unicode treats as line breaks.
+_BREAKER_CHARS = r"\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029"
+HEADER_BREAKERS = re.compile(f"[{_BREAKER_CHARS}]")
+HEADER_TEXT_PATTERN = f"^[^{_BREAKER_CHARS}]*$"  # for the JSON schema
 
 
 def _single_line(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("must not contain CR or LF")
-    if _HEADER_BREAKERS.search(value):
+    if HEADER_BREAKERS.search(value):
         raise ValueError("must not contain control characters or line separators")
     return value
 
@@ -63,7 +65,10 @@ class EmailPayload(StrictModel):
     cc: list[Address] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
     bcc: list[Address] = Field(default_factory=list, max_length=MAX_RECIPIENTS)
     reply_to: Address | None = None
-    subject: HeaderText = Field(max_length=MAX_SUBJECT_CHARS)
+    subject: HeaderText = Field(
+        max_length=MAX_SUBJECT_CHARS,
+        json_schema_extra={"pattern": HEADER_TEXT_PATTERN},
+    )
     text: str | None = Field(default=None, max_length=MAX_BODY_CHARS)
     html: str | None = Field(default=None, max_length=MAX_BODY_CHARS)
     context: dict[str, Any] = Field(default_factory=dict)

@@ -7,8 +7,13 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.models import ErrorResponse, QueueList, WorkerList
@@ -30,8 +35,11 @@ def _queues(found: Services) -> list[dict[str, Any]]:
     return _cache("queues").get(lambda: fetch_queues(found))
 
 
-@monitoring_bp.get("/api/queues", responses={200: QueueList, 503: ErrorResponse},
-                   summary="Depth of every queue (cached for a few seconds)")
+@monitoring_bp.get(
+    "/api/queues",
+    responses={200: QueueList, 503: ErrorResponse},
+    summary="Depth of every queue (cached for a few seconds)",
+)
 def list_queues() -> Response:
     try:
         queues = _queues(services())
@@ -40,8 +48,11 @@ def list_queues() -> Response:
     return jsonify({"queues": queues})
 
 
-@monitoring_bp.get("/api/workers", responses={200: WorkerList, 503: ErrorResponse},
-                   summary="Live workers (cached for a few seconds)")
+@monitoring_bp.get(
+    "/api/workers",
+    responses={200: WorkerList, 503: ErrorResponse},
+    summary="Live workers (cached for a few seconds)",
+)
 def list_workers() -> Response:
     found = services()
     try:

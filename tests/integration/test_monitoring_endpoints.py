@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from urllib.parse import quote
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
 from support.client import ApiClient
 from support.stack import Stack, available_task_types, management
 from taskyard_common import topology
 
-DATA_BODY = {"type": "data", "priority": "high",
-             "payload": {"input": {"records": [{"x": 1}]}, "operations": []}}
+DATA_BODY = {
+    "type": "data",
+    "priority": "high",
+    "payload": {"input": {"records": [{"x": 1}]}, "operations": []},
+}
 BACKLOG = 3
 
 
@@ -49,8 +52,10 @@ def api(stack: Stack) -> ApiClient:
 
 def test_api_metrics_move_when_a_task_is_submitted(api: ApiClient) -> None:
     submitted = ("taskyard_api_tasks_submitted_total", (("priority", "high"), ("type", "data")))
-    accepted = ("taskyard_api_http_requests_total",
-                (("method", "POST"), ("route", "/api/tasks"), ("status", "202")))
+    accepted = (
+        "taskyard_api_http_requests_total",
+        (("method", "POST"), ("route", "/api/tasks"), ("status", "202")),
+    )
     latency = ("taskyard_api_submit_latency_seconds_count", ())
     before = scrape(api)
     task = api.submit(DATA_BODY)
@@ -58,8 +63,10 @@ def test_api_metrics_move_when_a_task_is_submitted(api: ApiClient) -> None:
     after = scrape(api)
     for key in (submitted, accepted, latency):
         assert after[key] >= before.get(key, 0) + 1, key
-    depth = ("taskyard_queue_messages_ready",
-             (("priority", "high"), ("queue", "data.high"), ("type", "data")))
+    depth = (
+        "taskyard_queue_messages_ready",
+        (("priority", "high"), ("queue", "data.high"), ("type", "data")),
+    )
     assert depth in after
     assert after[("taskyard_queue_stats_up", ())] == 1
 
@@ -80,17 +87,33 @@ def test_queue_depths_match_rabbitmq_while_a_backlog_waits(stack: Stack, api: Ap
         path = f"/queues/{quote(stack.vhost, safe='')}/{queue}"
         reported = management("GET", path).json()
         assert listed[queue] == {
-            "name": queue, "type": "data", "priority": "normal",
+            "name": queue,
+            "type": "data",
+            "priority": "normal",
             "ready": reported["messages_ready"],
             "unacked": reported["messages_unacknowledged"],
             "consumers": reported["consumers"],
         }
         assert listed[queue]["consumers"] == 0
         assert [q for q in listed] == list(topology.QUEUE_NAMES)
+        # Cancelling leaves the message queued (the worker skips it) and logs one line.
+        assert api.delete(f"/api/tasks/{tasks[0]['id']}").status_code == 202
     finally:
         stack.start_worker(queue)
-    for task in tasks:
-        assert api.wait_for(task["id"])["status"] == "SUCCESS"
+    statuses = [api.wait_for(task["id"])["status"] for task in tasks]
+    assert statuses == ["CANCELLED"] + ["SUCCESS"] * (BACKLOG - 1)
+    assert stack.api is not None
+    cancelled = [
+        json.loads(line)
+        for line in stack.api.log_path.read_text().splitlines()
+        if tasks[0]["id"] in line and '"task_cancelled"' in line
+    ]
+    assert len(cancelled) == 1
+    assert {k: cancelled[0][k] for k in ("type", "priority", "attempt")} == {
+        "type": "data",
+        "priority": "normal",
+        "attempt": 0,
+    }
 
 
 def test_workers_lists_every_local_worker_with_its_queue(api: ApiClient) -> None:
