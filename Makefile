@@ -31,6 +31,10 @@ lint: ## ruff and mypy
 	uv run --locked ruff format --check .
 	uv run --locked mypy libs/common/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
 
+.PHONY: audit
+audit: ## Dependency audit: pip-audit over uv.lock
+	@scripts/audit.sh
+
 .PHONY: format
 format: ## Format the code with ruff
 	uv run ruff format .

@@ -45,11 +45,12 @@ def test_sigterm_lets_the_running_task_finish(fault_stack: Stack) -> None:
     fault_stack.smtp.handler.delay_seconds = 3
     try:
         task = api.submit(email("normal", "finishes during soft shutdown"))
-        waiting = api.submit(email("normal", "waits for the next worker"))
         wait_processing(api, task["id"])
         worker = fault_stack.workers.pop("email.normal")
         worker.signal(signal.SIGTERM)
         started = time.monotonic()
+        time.sleep(0.5)
+        waiting = api.submit(email("normal", "waits for the next worker"))
         assert worker.process is not None
         worker.process.wait(timeout=30)
         stopped_after = time.monotonic() - started

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, redirect
 from flask_openapi3 import Info, OpenAPI
 
 from taskyard_common.logs import configure_logging, get_logger
@@ -61,8 +61,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         return jsonify(app.api_doc)
 
     @app.get(DOCS_PREFIX, doc_ui=False)
-    def docs_page() -> object:
-        return app.view_functions["swagger.swagger"]()
+    def docs_page() -> Response:
+        # The Swagger page loads its assets relative to its own URL.
+        return redirect(f"{DOCS_PREFIX}/swagger")
 
     _complete_openapi_document(app)
     return app
