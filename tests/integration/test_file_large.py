@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 import pytest
+
 from support.client import ApiClient
 from support.stack import Stack
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+
 from support.client import ApiClient
 from support.stack import Stack
 

@@ -84,14 +84,14 @@ def test_status_indexes_follow_transitions(store: StatusStore) -> None:
     store.begin_attempt(first.id, "w")
     store.fail(first.id, {"type": "E", "message": "m", "retryable": False})
 
-    failed, _ = store.list(status="FAILED")
+    failed, _ = store.list_records(status="FAILED")
     assert [r.id for r in failed] == [first.id]
-    assert [r.id for r in store.list(status="QUEUED")[0]] == [second.id]
-    assert [r.id for r in store.list(priority="high")[0]] == [second.id]
-    assert [r.id for r in store.list()[0]] == [second.id, first.id]
+    assert [r.id for r in store.list_records(status="QUEUED")[0]] == [second.id]
+    assert [r.id for r in store.list_records(priority="high")[0]] == [second.id]
+    assert [r.id for r in store.list_records()[0]] == [second.id, first.id]
 
     assert store.requeue(first.id).applied
-    assert store.list(status="FAILED")[0] == []
+    assert store.list_records(status="FAILED")[0] == []
     requeued = store.get(first.id)
     assert requeued is not None and requeued.attempts == 0 and requeued.error is None
 
@@ -101,4 +101,4 @@ def test_records_expire_with_the_ttl(store: StatusStore) -> None:
     assert 0 < store.redis.ttl(f"taskyard:task:{record.id}") <= 60
     assert 0 < store.redis.ttl(f"taskyard:task:{record.id}:history") <= 60
     store.redis.delete(f"taskyard:task:{record.id}")
-    assert store.list()[0] == []
+    assert store.list_records()[0] == []

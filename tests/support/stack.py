@@ -316,6 +316,9 @@ class Stack:
         return worker.stop()
 
     def stop(self) -> None:
+        # SIGTERM every worker first, then wait: they shut down side by side.
+        for worker in self.workers.values():
+            worker.signal(signal.SIGTERM)
         for queue in list(self.workers):
             self.stop_worker(queue)
         if self.api is not None:

@@ -315,7 +315,7 @@ class StatusStore:
     def release_idempotency_key(self, key: str) -> None:
         self._redis.delete(idempotency_key(key))
 
-    def list(
+    def list_records(
         self,
         *,
         status: str | None = None,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import fsspec
 from fsspec.core import url_to_fs
@@ -120,24 +120,40 @@ class FileStore:
     def writer(
         self, *, name: str, content_type: str
     ) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
-        """Stream an output into storage; the dict receives the StoredFile as 'stored'."""
+        """Stream an output into storage; the dict receives the StoredFile as 'stored'.
+
+        A block that raises leaves nothing behind: the partial blob is removed.
+        """
         file_id = uuid.uuid4().hex
         blob = self._blob_path(file_id)
-        self._fs.makedirs(blob.rsplit("/", 1)[0], exist_ok=True)
         outcome: dict[str, Any] = {}
-        with self._fs.open(blob, "wb") as raw:
-            hashing = _HashingWriter(raw)
-            yield hashing, outcome
-        stored = StoredFile(
-            id=file_id,
-            name=_clean_name(name),
-            size=hashing.size,
-            sha256=hashing.digest.hexdigest(),
-            content_type=content_type,
-            created_at=now_iso(),
-        )
-        self._write_meta(stored)
+        try:
+            self._fs.makedirs(blob.rsplit("/", 1)[0], exist_ok=True)
+            with self._fs.open(blob, "wb") as raw:
+                hashing = _HashingWriter(raw)
+                yield cast(IO[bytes], hashing), outcome
+            stored = StoredFile(
+                id=file_id,
+                name=_clean_name(name),
+                size=hashing.size,
+                sha256=hashing.digest.hexdigest(),
+                content_type=content_type,
+                created_at=now_iso(),
+            )
+            self._write_meta(stored)
+        except BaseException as error:
+            self._remove_quietly(blob)
+            if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+                raise StorageUnavailable(str(error)) from error
+            raise
         outcome["stored"] = stored
+
+    def _remove_quietly(self, path: str) -> None:
+        try:
+            if self._fs.exists(path):
+                self._fs.rm(path)
+        except OSError:
+            pass
 
     def save_bytes(self, data: bytes, *, name: str, content_type: str) -> StoredFile:
         with self.writer(name=name, content_type=content_type) as (target, outcome):

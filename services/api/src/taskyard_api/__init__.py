@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, redirect
+from flask import Response, jsonify, render_template_string
 from flask_openapi3 import Info, OpenAPI
+from flask_openapi3_swagger.templates import swagger_html_string
 
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
@@ -61,9 +62,11 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         return jsonify(app.api_doc)
 
     @app.get(DOCS_PREFIX, doc_ui=False)
-    def docs_page() -> Response:
-        # The Swagger page loads its assets relative to its own URL.
-        return redirect(f"{DOCS_PREFIX}/swagger")
+    def docs_page() -> str:
+        # The Swagger page names its assets relative to its URL; a <base> anchors them.
+        page = swagger_html_string.replace("<head>", f'<head><base href="{DOCS_PREFIX}/">', 1)
+        return render_template_string(page, doc_url="openapi.json", swagger_config=None,
+                                      oauth_config=None)
 
     _complete_openapi_document(app)
     return app

@@ -16,9 +16,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
 from taskyard_common.retry import PermanentError
 from taskyard_common.storage import FileStore, StorageUnavailable, StoredFile
-
 from taskyard_file_worker.storage_io import open_output, open_source
 
 INPUT_FORMATS = ("PNG", "JPEG", "WEBP")

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from taskyard_common.storage import FileStore, StoredFile
-
 from taskyard_file_worker.storage_io import Progress, open_output, open_source
 
 COMPRESS_LEVEL = 6

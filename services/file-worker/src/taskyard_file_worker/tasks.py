@@ -19,7 +19,6 @@ from taskyard_common.contracts.file import (
     ThumbnailOp,
 )
 from taskyard_common.task_runtime import TaskContext
-
 from taskyard_file_worker import images, streams
 from taskyard_file_worker.storage_io import Progress, stat_source
 

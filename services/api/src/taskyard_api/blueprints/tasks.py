@@ -112,7 +112,7 @@ def list_tasks(query: TaskListQuery) -> Response:
         except ValueError as error:
             raise ApiError(422, "cursor: not a cursor from this API",
                            details=[{"loc": ["query", "cursor"], "msg": str(error)}]) from error
-    items, next_cursor = services().store.list(
+    items, next_cursor = services().store.list_records(
         status=query.status,
         task_type=query.type,
         priority=query.priority,

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
+
 from taskyard_common.contracts import parse_submission
 from taskyard_common.contracts.file import (
     ChecksumOp,

@@ -18,6 +18,7 @@ from typing import IO, Any
 import pytest
 from PIL import Image
 from pydantic import TypeAdapter
+
 from taskyard_common.contracts.file import FilePayload
 from taskyard_common.logs import get_logger
 from taskyard_common.retry import PermanentError, is_retryable

@@ -14,7 +14,7 @@ from typing import Any
 
 from prometheus_client.registry import Collector
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DASHBOARD = REPO_ROOT / "deploy/grafana/taskyard-dashboard.json"
 _NOT_METRICS = frozenset(
     {

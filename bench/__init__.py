@@ -1,0 +1,1 @@
+"""`make bench`: Taskyard measured beside a minimal Flask endpoint and plain Celery."""

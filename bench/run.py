@@ -1,0 +1,891 @@
+"""`make bench`: every Taskyard figure beside its baseline, measured in one run.
+
+1. API submit: wrk, 16 connections, POST /api/tasks, against the Taskyard API and
+   against bench/minimal_flask.py under the same gunicorn configuration.
+2. End to end: N minimal data tasks submitted over HTTP (threads) through one data
+   worker (concurrency 2) until SUCCESS, beside plain Celery (apply_async from as
+   many threads, a no-op task, the same broker, settings and worker flags).
+3. Priority: with a backlog in data.low, high-priority tasks submitted one at a
+   time; created_at -> finished_at from the task record, first with no low
+   worker running, then with one busy on the backlog.
+4. Idle memory (RSS and PSS, main process plus pool children) of a data worker and
+   of one API gunicorn worker.
+
+Environment: BENCH_SCALE (default 1) scales the counts and wrk's duration, for a
+quick trial (e.g. 0.05); BENCH_SUBMIT_THREADS (8); BENCH_PROFILE=1 also records
+py-spy profiles (which slow what they sample: figures from such a run are not
+comparable). Everything it starts runs in its own RabbitMQ vhost and Redis db and
+is stopped at the end; logs stay in .run/bench/<time>/.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+import requests
+
+from bench.stack import (
+    BIN,
+    REPO_ROOT,
+    Backends,
+    Memory,
+    Proc,
+    free_port,
+    management,
+    tree_memory,
+    wait_consuming,
+    wait_http_ready,
+    with_children,
+)
+
+SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+SUBMIT_THREADS = int(os.environ.get("BENCH_SUBMIT_THREADS", "8"))
+WRK_CONNECTIONS = 16
+WRK_THREADS = 2
+WRK_SECONDS = max(2, round(20 * SCALE))
+WRK_WARMUP_SECONDS = 3 if SCALE >= 1 else 1
+E2E_TASKS = max(20, round(5000 * SCALE))
+E2E_CONCURRENCY = 2
+BACKLOG_TASKS = max(20, round(10_000 * SCALE))
+HIGH_TASKS = max(5, round(100 * SCALE))
+IDLE_SETTLE_SECONDS = 3
+WAIT_TIMEOUT_SECONDS = 600
+API_KEY = f"bench-{uuid.uuid4().hex}"
+GUNICORN_CONF = "services/api/gunicorn.conf.py"
+WRK_SCRIPT = "bench/wrk_submit.lua"
+
+PAYLOAD: dict[str, Any] = {"input": {"records": [{"region": "eu", "amount": 10}]}}
+TASK_KWARGS: dict[str, Any] = {"payload": PAYLOAD, "max_retries": 5}
+
+
+def body(priority: str) -> bytes:
+    return json.dumps({"type": "data", "priority": priority, "payload": PAYLOAD}).encode()
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- the table ------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    figure: str
+    taskyard: str
+    baseline: str = ""
+    ratio: str = ""
+    target: str = ""
+    met: str = ""
+    cmd: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, text: str) -> str:
+        """A reference such as "[3]" to the command, listed under the table."""
+        if text not in self.commands:
+            self.commands.append(text)
+        return f"[{self.commands.index(text) + 1}]"
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        say(f"{row.figure}: {row.taskyard} (baseline {row.baseline or '-'}) {row.met}")
+
+    def markdown(self) -> str:
+        lines = [
+            "| figure | Taskyard | baseline | ratio | target | met | cmd |",
+            "| --- | ---: | ---: | ---: | --- | --- | --- |",
+        ]
+        for r in self.rows:
+            lines.append(
+                f"| {r.figure} | {r.taskyard} | {r.baseline} | {r.ratio} | {r.target} "
+                f"| {r.met} | {r.cmd} |"
+            )
+        lines.append("")
+        lines.append("Commands:")
+        lines.extend(f"[{i}] `{c}`" for i, c in enumerate(self.commands, 1))
+        if self.notes:
+            lines.append("")
+            lines.extend(f"- {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def verdict(ok: bool | None) -> str:
+    if ok is None:
+        return "n/a"
+    return "yes" if ok else "**no**"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+# -- machine --------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    info = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 2**20:.1f} GiB",
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+    try:
+        info["rabbitmq"] = management("GET", "/overview").json().get("rabbitmq_version", "?")
+    except requests.RequestException:
+        info["rabbitmq"] = "?"
+    info["redis"] = str(
+        redis.Redis(port=int(os.environ.get("TASKYARD_TEST_REDIS_PORT", "6379")))
+        .info("server")
+        .get("redis_version", "?")
+    )
+    try:
+        info["wrk"] = (
+            subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+            .stdout.split(" [")[0]
+            .strip()
+        )
+    except OSError:
+        info["wrk"] = "?"
+    return info
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    workdir: Path
+    backends: Backends
+    report: Report
+    procs: list[Proc] = field(default_factory=list)
+    profiles: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("TASKYARD_")}
+        base.update(
+            TASKYARD_BROKER_URL=self.backends.broker_url,
+            TASKYARD_REDIS_URL=self.backends.redis_url,
+            TASKYARD_STORAGE_URL=f"file://{self.workdir / 'files'}",
+            TASKYARD_API_KEYS=API_KEY,
+            TASKYARD_RATE_LIMIT="100000000/minute",
+            TASKYARD_LOG_FORMAT="json",
+            TASKYARD_LOG_LEVEL="INFO",
+            PYTHONPATH=os.pathsep.join(
+                p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        )
+        base.update(extra)
+        return base
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> Proc:
+        proc = Proc(name, argv, env, self.workdir / f"{name}.log").start()
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: Proc) -> None:
+        proc.stop()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for profile in self.profiles:
+            if profile.poll() is None:
+                profile.terminate()
+                profile.wait(timeout=30)
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+
+    def start_gunicorn(self, name: str, app: str | None) -> tuple[Proc, str]:
+        port = free_port()
+        metrics_dir = self.workdir / f"{name}-prometheus"
+        env = self.env(
+            TASKYARD_API_BIND=f"127.0.0.1:{port}", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+        )
+        argv = [str(BIN / "gunicorn"), "--config", GUNICORN_CONF]
+        if app:
+            argv.append(app)
+        proc = self.start(name, argv, env)
+        return proc, f"http://127.0.0.1:{port}"
+
+    def start_data_worker(self, priority: str, concurrency: int | None = None) -> Proc:
+        argv = [str(BIN / "taskyard-data-worker"), "--priority", priority]
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
+        proc = self.start(f"data-worker-{priority}", argv, self.env())
+        wait_consuming(self.backends, f"data.{priority}", proc)
+        return proc
+
+    def profile(self, name: str, pid: int, seconds: float) -> None:
+        """py-spy over a process and its children, as collapsed stacks (BENCH_PROFILE=1)."""
+        if not PROFILE:
+            return
+        out = self.workdir / f"profile-{name}.txt"
+        self.profiles.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--subprocesses",
+                    "--nonblocking",
+                    "--rate",
+                    "100",
+                    "--duration",
+                    str(max(1, round(seconds))),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        say(f"profiling {name} (pid {pid}) into {out}")
+
+
+def command_line(argv: list[str]) -> str:
+    shown = [
+        str(Path(a).relative_to(REPO_ROOT)) if a.startswith(str(REPO_ROOT)) else a for a in argv
+    ]
+    return shlex.join(shown)
+
+
+def gunicorn_worker_pids(master: Proc) -> list[int]:
+    return with_children(master.pid)[1:]
+
+
+# -- 1. API submit --------------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _duration_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def find(pattern: str) -> str:
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            raise ValueError(f"wrk output lacks {pattern!r}:\n{output}")
+        return match.group(1)
+
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(
+        requests_per_second=float(find(r"^Requests/sec:\s+([\d.]+)")),
+        p50_ms=_duration_ms(find(r"^\s+50%\s+(\S+)")),
+        p99_ms=_duration_ms(find(r"^\s+99%\s+(\S+)")),
+        requests=int(find(r"^\s+(\d+) requests in")),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(x) for x in errors.groups()) if errors else 0,
+    )
+
+
+def wrk_argv(url: str, seconds: int) -> list[str]:
+    return [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{WRK_CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        WRK_SCRIPT,
+        f"{url}/api/tasks",
+    ]
+
+
+def run_wrk(run: Run, name: str, url: str) -> tuple[WrkResult, str]:
+    env = {**os.environ, "BENCH_API_KEY": API_KEY}
+    say(f"wrk warm-up against {name} ({WRK_WARMUP_SECONDS}s)")
+    subprocess.run(
+        wrk_argv(url, WRK_WARMUP_SECONDS), env=env, cwd=REPO_ROOT, capture_output=True, check=True
+    )
+    argv = wrk_argv(url, WRK_SECONDS)
+    say(f"wrk against {name} ({WRK_SECONDS}s), load average {load_average()}")
+    done = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    (run.workdir / f"wrk-{name}.txt").write_text(done.stdout)
+    return parse_wrk(done.stdout), f"BENCH_API_KEY=<key> {shlex.join(argv)}"
+
+
+def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
+    minimal, minimal_url = run.start_gunicorn("minimal-flask", "bench.minimal_flask:app")
+    wait_http_ready(f"{minimal_url}/readyz", minimal)
+    time.sleep(IDLE_SETTLE_SECONDS)
+    api_memory = tree_memory(gunicorn_worker_pids(taskyard)[:1])
+    minimal_memory = tree_memory(gunicorn_worker_pids(minimal)[:1])
+
+    base, base_cmd = run_wrk(run, "minimal-flask", minimal_url)
+    run.profile("api", taskyard.pid, WRK_SECONDS + WRK_WARMUP_SECONDS)
+    ours, ours_cmd = run_wrk(run, "taskyard-api", taskyard_url)
+    run.stop(minimal)
+    run.backends.purge("data.normal")
+    run.backends.redis.flushdb()
+    run.report.raw["submit"] = {"taskyard": asdict(ours), "minimal": asdict(base)}
+
+    report = run.report
+    serve_ours = report.command(command_line(taskyard.argv))
+    serve_base = report.command(command_line(minimal.argv))
+    wrk_ours = report.command(ours_cmd)
+    wrk_base = report.command(base_cmd)
+    ratio = ours.requests_per_second / base.requests_per_second
+    refs = f"{wrk_ours} vs {wrk_base}"
+    report.add(
+        Row(
+            f"1. submit throughput, req/s (wrk, {WRK_CONNECTIONS} connections)",
+            fmt(ours.requests_per_second),
+            fmt(base.requests_per_second),
+            f"{ratio:.2f}x",
+            ">= 0.5x",
+            verdict(ratio >= 0.5),
+            refs,
+        )
+    )
+    report.add(Row("1. submit latency p50, ms", fmt(ours.p50_ms, 2), fmt(base.p50_ms, 2), cmd=refs))
+    report.add(
+        Row(
+            "1. submit latency p99, ms",
+            fmt(ours.p99_ms, 2),
+            fmt(base.p99_ms, 2),
+            target="<= 20 ms",
+            met=verdict(ours.p99_ms <= 20),
+            cmd=refs,
+        )
+    )
+    errors = ours.non_2xx + ours.socket_errors + base.non_2xx + base.socket_errors
+    if errors:
+        report.notes.append(
+            f"wrk saw errors: Taskyard {ours.non_2xx} non-2xx / {ours.socket_errors} socket, "
+            f"minimal {base.non_2xx} non-2xx / {base.socket_errors} socket"
+        )
+    report.notes.append(
+        f"servers: Taskyard API {serve_ours}, minimal Flask {serve_base} (same gunicorn "
+        f"config: TASKYARD_API_WORKERS/THREADS defaults, gthread); wrk runs on the same "
+        f"2 cores, and its latency includes queueing behind {WRK_CONNECTIONS} connections"
+    )
+    report.add(
+        Row(
+            "4. idle RSS of one API gunicorn worker, MB (PSS)",
+            f"{fmt(api_memory.rss_mb)} ({fmt(api_memory.pss_mb)})",
+            f"{fmt(minimal_memory.rss_mb)} ({fmt(minimal_memory.pss_mb)})",
+            cmd=f"{serve_ours} vs {serve_base}",
+        )
+    )
+
+
+# -- 2. end to end --------------------------------------------------------------------
+
+
+@dataclass
+class SubmitResult:
+    ids: list[str]
+    started: float
+    finished: float
+    errors: list[str]
+
+    @property
+    def rate(self) -> float:
+        return len(self.ids) / max(1e-9, self.finished - self.started)
+
+
+def run_threads(
+    count: int, threads: int, make_worker: Callable[[], Callable[[], str]]
+) -> SubmitResult:
+    """`count` calls spread over `threads` threads; each thread builds its own caller."""
+    lock = threading.Lock()
+    next_index = [0]
+    ids: list[str] = []
+    errors: list[str] = []
+
+    def loop() -> None:
+        call = make_worker()
+        while True:
+            with lock:
+                if next_index[0] >= count:
+                    return
+                next_index[0] += 1
+            try:
+                task_id = call()
+            except Exception as error:
+                with lock:
+                    errors.append(f"{type(error).__name__}: {error}"[:300])
+                continue
+            with lock:
+                ids.append(task_id)
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    started = time.time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return SubmitResult(ids, started, time.time(), errors)
+
+
+def http_submitter(base_url: str, priority: str) -> Callable[[], Callable[[], str]]:
+    """Callers that POST /api/tasks on one kept-alive connection each (http.client: light)."""
+    parts = urlsplit(base_url)
+    payload = body(priority)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+
+    def make() -> Callable[[], str]:
+        connection = [http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)]
+
+        def call() -> str:
+            for attempt in (1, 2):
+                try:
+                    connection[0].request("POST", "/api/tasks", body=payload, headers=headers)
+                    response = connection[0].getresponse()
+                    data = response.read()
+                    break
+                except (http.client.HTTPException, ConnectionError):
+                    connection[0].close()
+                    connection[0] = http.client.HTTPConnection(
+                        parts.hostname or "", parts.port, timeout=30
+                    )
+                    if attempt == 2:
+                        raise
+            if response.status != 202:
+                raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+            task_id: str = json.loads(data)["id"]
+            return task_id
+
+        return call
+
+    return make
+
+
+def record_times(client: redis.Redis, ids: list[str]) -> list[tuple[str, float, float | None]]:
+    """(status, created_at, finished_at) in epoch seconds, from each task record."""
+    out: list[tuple[str, float, float | None]] = []
+    for start in range(0, len(ids), 1000):
+        pipe = client.pipeline(transaction=False)
+        for task_id in ids[start : start + 1000]:
+            pipe.hmget(f"taskyard:task:{task_id}", "status", "created_at", "finished_at")
+        for status, created, finished in pipe.execute():
+            out.append(
+                (
+                    status or "MISSING",
+                    datetime.fromisoformat(created).timestamp() if created else 0.0,
+                    datetime.fromisoformat(finished).timestamp() if finished else None,
+                )
+            )
+    return out
+
+
+def wait_taskyard_final(client: redis.Redis, priority: str, expected: int, worker: Proc) -> None:
+    deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
+    keys = [f"taskyard:idx:{s}:data:{priority}" for s in ("SUCCESS", "FAILED")]
+    while True:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zcard(key)
+        if sum(pipe.execute()) >= expected:
+            return
+        worker.require_running()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"tasks on data.{priority} not final in {WAIT_TIMEOUT_SECONDS}s")
+        time.sleep(0.05)
+
+
+@dataclass
+class E2EResult:
+    tasks: int
+    submit_rate: float
+    submit_seconds: float
+    drain_seconds: float
+    total_seconds: float
+    failed: int
+    errors: int
+
+    @property
+    def throughput(self) -> float:
+        return self.tasks / self.total_seconds
+
+
+def bench_e2e_taskyard(run: Run, api_url: str) -> tuple[E2EResult, list[str], Memory, Memory]:
+    worker = run.start_data_worker("normal", E2E_CONCURRENCY)
+    time.sleep(IDLE_SETTLE_SECONDS)
+    idle = tree_memory(with_children(worker.pid))
+    say(f"Taskyard end to end: {E2E_TASKS} tasks over HTTP from {SUBMIT_THREADS} threads")
+    run.profile("data-worker", worker.pid, 60)
+    submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, http_submitter(api_url, "normal"))
+    wait_taskyard_final(run.backends.redis, "normal", len(submitted.ids), worker)
+    times = record_times(run.backends.redis, submitted.ids)
+    last = max(t[2] or 0.0 for t in times)
+    failed = sum(1 for t in times if t[0] != "SUCCESS")
+    time.sleep(IDLE_SETTLE_SECONDS)
+    after = tree_memory(with_children(worker.pid))
+    run.stop(worker)
+    run.report.raw["e2e_worker_memory"] = {"idle": asdict(idle), "after": asdict(after)}
+    result = E2EResult(
+        len(submitted.ids),
+        submitted.rate,
+        submitted.finished - submitted.started,
+        last - submitted.finished,
+        last - submitted.started,
+        failed,
+        len(submitted.errors),
+    )
+    if submitted.errors:
+        run.report.notes.append(
+            f"Taskyard submit errors ({len(submitted.errors)}): {submitted.errors[0]}"
+        )
+    return result, worker.argv, idle, after
+
+
+def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str]]:
+    argv = [str(BIN / "python"), "-m", "bench.plain_celery", "--concurrency", str(E2E_CONCURRENCY)]
+    worker = run.start("plain-celery-worker", argv, run.env())
+    wait_consuming(run.backends, "bench.plain", worker)
+    time.sleep(IDLE_SETTLE_SECONDS)
+    os.environ.update(
+        TASKYARD_BROKER_URL=run.backends.broker_url, TASKYARD_REDIS_URL=run.backends.redis_url
+    )
+    from bench import plain_celery
+
+    client = run.backends.redis
+    client.delete(plain_celery.DONE_KEY, plain_celery.LAST_KEY)
+    say(f"plain Celery end to end: {E2E_TASKS} tasks by apply_async from {SUBMIT_THREADS} threads")
+
+    def make() -> Callable[[], str]:
+        def call() -> str:
+            plain_celery.submit(TASK_KWARGS)
+            return ""
+
+        return call
+
+    submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, make)
+    deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
+    while int(client.get(plain_celery.DONE_KEY) or 0) < len(submitted.ids):
+        worker.require_running()
+        if time.monotonic() > deadline:
+            raise TimeoutError("plain Celery tasks not done in time")
+        time.sleep(0.05)
+    last = float(client.get(plain_celery.LAST_KEY) or 0)
+    run.stop(worker)
+    plain_celery.app.pool.force_close_all()
+    result = E2EResult(
+        len(submitted.ids),
+        submitted.rate,
+        submitted.finished - submitted.started,
+        last - submitted.finished,
+        last - submitted.started,
+        0,
+        len(submitted.errors),
+    )
+    if submitted.errors:
+        run.report.notes.append(
+            f"plain Celery submit errors ({len(submitted.errors)}): {submitted.errors[0]}"
+        )
+    return result, argv
+
+
+def bench_e2e(run: Run, api_url: str) -> None:
+    ours, ours_worker, idle, after = bench_e2e_taskyard(run, api_url)
+    base, base_worker = bench_e2e_plain(run)
+    run.report.raw["e2e"] = {"taskyard": asdict(ours), "plain": asdict(base)}
+    report = run.report
+    c_ours = report.command(
+        f"{SUBMIT_THREADS} threads x POST /api/tasks ({E2E_TASKS} minimal data tasks, "
+        f"http.client keep-alive) -> {command_line(ours_worker)}"
+    )
+    c_base = report.command(
+        f"{SUBMIT_THREADS} threads x bench.plain_celery.submit() ({E2E_TASKS} no-op tasks, "
+        f"apply_async) -> {command_line(base_worker)}"
+    )
+    ratio = ours.throughput / base.throughput
+    refs = f"{c_ours} vs {c_base}"
+    report.add(
+        Row(
+            f"2. end to end, {E2E_TASKS} tasks, first submit -> last SUCCESS, tasks/s",
+            fmt(ours.throughput),
+            fmt(base.throughput),
+            f"{ratio:.2f}x",
+            ">= 0.8x",
+            verdict(ratio >= 0.8 and not ours.failed and not ours.errors),
+            refs,
+        )
+    )
+    report.add(
+        Row(
+            "2. submit phase, tasks/s (HTTP vs apply_async)",
+            fmt(ours.submit_rate),
+            fmt(base.submit_rate),
+            f"{ours.submit_rate / base.submit_rate:.2f}x",
+            cmd=refs,
+        )
+    )
+    report.add(
+        Row(
+            "2. drain after the last submit, s",
+            fmt(ours.drain_seconds, 2),
+            fmt(base.drain_seconds, 2),
+            cmd=refs,
+        )
+    )
+    if ours.failed or ours.errors:
+        report.notes.append(
+            f"end to end: {ours.failed} tasks not SUCCESS, {ours.errors} submits refused"
+        )
+    report.add(
+        Row(
+            f"4. idle RSS of a data worker, concurrency {E2E_CONCURRENCY}, "
+            f"{idle.processes} processes, MB (PSS)",
+            f"{fmt(idle.rss_mb)} ({fmt(idle.pss_mb)})",
+            target="<= 80 MB",
+            met=verdict(idle.rss_mb <= 80),
+            cmd=c_ours,
+        )
+    )
+    report.add(
+        Row(
+            f"4. same worker idle after {E2E_TASKS} tasks, MB (PSS)",
+            f"{fmt(after.rss_mb)} ({fmt(after.pss_mb)})",
+            cmd=c_ours,
+        )
+    )
+
+
+# -- 3. priority ----------------------------------------------------------------------
+
+
+def one_at_a_time(api_url: str, client: redis.Redis, count: int) -> tuple[list[float], list[float]]:
+    """Submit high tasks one after the other, each once the last finished.
+
+    Returns (record latencies: created_at -> finished_at, client latencies: submit ->
+    SUCCESS seen in Redis, polled every 2 ms), in milliseconds.
+    """
+    call = http_submitter(api_url, "high")()
+    record_ms: list[float] = []
+    client_ms: list[float] = []
+    for _ in range(count):
+        started = time.time()
+        task_id = call()
+        key = f"taskyard:task:{task_id}"
+        deadline = time.monotonic() + 60
+        while client.hget(key, "status") not in ("SUCCESS", "FAILED"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"high task {task_id} not final in 60s")
+            time.sleep(0.002)
+        client_ms.append((time.time() - started) * 1000)
+        status, created, finished = record_times(client, [task_id])[0]
+        if status != "SUCCESS" or finished is None:
+            raise RuntimeError(f"high task {task_id} ended {status}")
+        record_ms.append((finished - created) * 1000)
+    return record_ms, client_ms
+
+
+def bench_priority(run: Run, api_url: str) -> None:
+    report = run.report
+    say(f"seeding {BACKLOG_TASKS} tasks into data.low over HTTP ({SUBMIT_THREADS} threads)")
+    seeded = run_threads(BACKLOG_TASKS, SUBMIT_THREADS, http_submitter(api_url, "low"))
+    ready, _ = run.backends.queue_stats("data.low")
+    say(f"data.low holds {ready} ready messages ({len(seeded.errors)} submit errors)")
+
+    high = run.start_data_worker("high")
+    time.sleep(IDLE_SETTLE_SECONDS)
+    idle = tree_memory(with_children(high.pid))
+    c_high = report.command(
+        f"{command_line(high.argv)}; {HIGH_TASKS} x POST /api/tasks priority=high, one at a "
+        f"time (the next once the last is SUCCESS); latency = record created_at -> finished_at"
+    )
+    report.add(
+        Row(
+            f"4. idle RSS of a data worker, default concurrency (1), "
+            f"{idle.processes} processes, MB (PSS)",
+            f"{fmt(idle.rss_mb)} ({fmt(idle.pss_mb)})",
+            target="<= 80 MB",
+            met=verdict(idle.rss_mb <= 80),
+            cmd=c_high,
+        )
+    )
+
+    say(f"{HIGH_TASKS} high tasks, {ready} waiting in data.low, no low worker")
+    quiet_record, quiet_client = one_at_a_time(api_url, run.backends.redis, HIGH_TASKS)
+    low = run.start_data_worker("low")
+    c_low = report.command(
+        f"{command_line(low.argv)} (started after the first series; "
+        f"busy on the backlog during the second)"
+    )
+    time.sleep(1)
+    say(f"{HIGH_TASKS} high tasks, data.low backlog with a busy low worker")
+    run.profile("priority", high.pid, 30)
+    busy_record, busy_client = one_at_a_time(api_url, run.backends.redis, HIGH_TASKS)
+    left, _ = run.backends.queue_stats("data.low")
+    after = tree_memory(with_children(high.pid))
+    run.stop(low)
+    run.stop(high)
+    run.report.raw["priority"] = {
+        "backlog": ready,
+        "left_in_low_after": left,
+        "quiet_record_ms": quiet_record,
+        "quiet_client_ms": quiet_client,
+        "busy_record_ms": busy_record,
+        "busy_client_ms": busy_client,
+    }
+    for label, record_ms, client_ms, refs in (
+        ("no low worker", quiet_record, quiet_client, c_high),
+        ("low worker busy", busy_record, busy_client, f"{c_high} + {c_low}"),
+    ):
+        p95 = percentile(record_ms, 95)
+        report.add(
+            Row(
+                f"3. high priority, {ready} waiting in data.low, {label}: p50 / p95 ms "
+                f"(client-seen p50 / p95)",
+                f"{fmt(percentile(record_ms, 50))} / {fmt(p95)} "
+                f"({fmt(percentile(client_ms, 50))} / {fmt(percentile(client_ms, 95))})",
+                target="p95 < 250 ms",
+                met=verdict(p95 is not None and p95 < 250),
+                cmd=refs,
+            )
+        )
+    report.notes.append(
+        f"priority: data.low still held {left} messages after the busy series; record "
+        f"timestamps have millisecond precision; mean {fmt(statistics.mean(busy_record))} ms "
+        f"with the busy low worker"
+    )
+    report.add(
+        Row(
+            f"4. high worker idle after {2 * HIGH_TASKS} tasks, MB (PSS)",
+            f"{fmt(after.rss_mb)} ({fmt(after.pss_mb)})",
+            cmd=c_high,
+        )
+    )
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def render(
+    info: dict[str, str], load_start: str, load_end: str, report: Report, seconds: float
+) -> str:
+    header = [
+        f"Taskyard benchmark, {info['date']}, BENCH_SCALE={SCALE:g}"
+        + (" (py-spy attached: figures distorted)" if PROFILE else ""),
+        f"machine: {info['nproc']} x {info['cpu']}, {info['ram']} RAM, Linux {info['kernel']}, "
+        f"Python {info['python']}, RabbitMQ {info['rabbitmq']}, Redis {info['redis']}, "
+        f"{info['wrk']}",
+        f"load average (1/5/15 min): {load_start} at the start, {load_end} at the end; "
+        f"run took {seconds:.0f} s",
+        "",
+    ]
+    return "\n".join(header) + report.markdown()
+
+
+def main() -> int:
+    # SIGTERM (scripts/bench.sh on Ctrl-C or exit) still runs the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = REPO_ROOT / ".run" / "bench" / stamp
+    (workdir / "files").mkdir(parents=True)
+    load_start = load_average()
+    info = machine()
+    say(f"workdir {workdir}; load average {load_start}; scale {SCALE:g}")
+    report = Report()
+    backends = Backends.create()
+    run = Run(workdir, backends, report)
+    try:
+        api, api_url = run.start_gunicorn("taskyard-api", None)
+        wait_http_ready(f"{api_url}/readyz", api)
+        bench_submit(run, api, api_url)
+        bench_e2e(run, api_url)
+        bench_priority(run, api_url)
+    finally:
+        run.stop_all()
+        backends.close()
+    text = render(info, load_start, load_average(), report, time.monotonic() - started)
+    (workdir / "results.md").write_text(text + "\n")
+    (workdir / "results.json").write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "scale": SCALE,
+                "rows": [asdict(r) for r in report.rows],
+                "commands": report.commands,
+                "notes": report.notes,
+                "raw": report.raw,
+            },
+            indent=2,
+            default=str,
+        )
+    )
+    print(text)
+    say(f"results in {workdir}/results.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
