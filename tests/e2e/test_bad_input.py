@@ -20,7 +20,9 @@ def _assert_error(response, status: int) -> dict:  # type: ignore[no-untyped-def
 
 
 def test_malformed_json_is_400(api: ApiClient) -> None:
-    response = api.post("/api/tasks", data=b'{"type": ', headers={"Content-Type": "application/json"})
+    response = api.post(
+        "/api/tasks", data=b'{"type": ', headers={"Content-Type": "application/json"}
+    )
     _assert_error(response, 400)
 
 
@@ -40,16 +42,37 @@ def test_too_large_body_is_413(api: ApiClient) -> None:
         ({"type": "sms", "payload": {}}, []),
         ({**VALID, "priority": "urgent"}, ["priority"]),
         ({**VALID, "max_retries": -1}, ["max_retries"]),
-        ({"type": "data", "payload": {"input": {"records": []},
-                                      "operations": [{"op": "explode"}]}},
-         ["payload", "operations", 0]),
-        ({"type": "data", "payload": {"input": {"records": []}, "operations": [
-            {"op": "aggregate", "metrics": {"x": ["variance"]}}]}},
-         ["payload", "operations", 0, "metrics", "x", 0]),
-        ({"type": "data", "payload": {"input": {"records": []}, "operations": [
-            {"op": "limit", "n": "ten"}]}}, ["payload", "operations", 0, "n"]),
-        ({"type": "data", "payload": {"input": {"file_id": "../../etc/passwd", "format": "csv"}}},
-         ["payload", "input"]),
+        (
+            {
+                "type": "data",
+                "payload": {"input": {"records": []}, "operations": [{"op": "explode"}]},
+            },
+            ["payload", "operations", 0],
+        ),
+        (
+            {
+                "type": "data",
+                "payload": {
+                    "input": {"records": []},
+                    "operations": [{"op": "aggregate", "metrics": {"x": ["variance"]}}],
+                },
+            },
+            ["payload", "operations", 0, "metrics", "x", 0],
+        ),
+        (
+            {
+                "type": "data",
+                "payload": {"input": {"records": []}, "operations": [{"op": "limit", "n": "ten"}]},
+            },
+            ["payload", "operations", 0, "n"],
+        ),
+        (
+            {
+                "type": "data",
+                "payload": {"input": {"file_id": "../../etc/passwd", "format": "csv"}},
+            },
+            ["payload", "input"],
+        ),
         ({"type": "data", "payload": {"input": {"records": []}}, "surprise": 1}, ["surprise"]),
     ],
 )

@@ -77,15 +77,20 @@ def test_every_operation_runs(api: ApiClient) -> None:
         {"op": "limit", "n": 5},
     ]
     record = api.wait_for(
-        api.submit({"type": "data", "payload": {"input": {"records": rows},
-                                                "operations": pipeline}})["id"]
+        api.submit(
+            {"type": "data", "payload": {"input": {"records": rows}, "operations": pipeline}}
+        )["id"]
     )
     assert record["status"] == "SUCCESS", record
     assert record["result"]["rows"] == [{"v": 5, "k": "b"}, {"v": 1, "k": "a"}]
 
     described = api.wait_for(
-        api.submit({"type": "data", "payload": {"input": {"records": rows},
-                                                "operations": [{"op": "describe"}]}})["id"]
+        api.submit(
+            {
+                "type": "data",
+                "payload": {"input": {"records": rows}, "operations": [{"op": "describe"}]},
+            }
+        )["id"]
     )
     assert described["status"] == "SUCCESS", described
     assert "statistic" in described["result"]["columns"]

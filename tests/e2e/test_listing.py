@@ -6,8 +6,7 @@ from support.client import ApiClient
 
 
 def _submit_many(api: ApiClient, count: int, priority: str) -> list[str]:
-    body = {"type": "data", "priority": priority,
-            "payload": {"input": {"records": [{"x": 1}]}}}
+    body = {"type": "data", "priority": priority, "payload": {"input": {"records": [{"x": 1}]}}}
     return [api.submit(body)["id"] for _ in range(count)]
 
 
@@ -47,8 +46,13 @@ def test_filters_select_only_matching_tasks(api: ApiClient) -> None:
 
 
 def test_bad_filter_values_are_422(api: ApiClient) -> None:
-    for params in ({"status": "DONE"}, {"type": "sms"}, {"limit": 0}, {"limit": 10_000},
-                   {"cursor": "not-a-cursor"}):
+    for params in (
+        {"status": "DONE"},
+        {"type": "sms"},
+        {"limit": 0},
+        {"limit": 10_000},
+        {"cursor": "not-a-cursor"},
+    ):
         response = api.get("/api/tasks", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["code"] == "validation_error"

@@ -38,7 +38,6 @@ def test_workers_lists_the_data_workers(api: ApiClient) -> None:
 
 
 def test_metrics_count_submitted_tasks(api: ApiClient) -> None:
-    api.submit({"type": "data", "priority": "low",
-                "payload": {"input": {"records": [{"x": 1}]}}})
+    api.submit({"type": "data", "priority": "low", "payload": {"input": {"records": [{"x": 1}]}}})
     text = api.get("/metrics").text
     assert 'taskyard_api_tasks_submitted_total{priority="low",type="data"}' in text

@@ -14,9 +14,14 @@ from support.private_servers import PrivateRabbitMQ, PrivateRedis
 from support.stack import Stack
 
 TASKS = 500
-BODY = {"type": "data", "priority": "normal",
-        "payload": {"input": {"records": [{"x": 1}, {"x": 2}]},
-                    "operations": [{"op": "aggregate", "metrics": {"x": ["sum"]}}]}}
+BODY = {
+    "type": "data",
+    "priority": "normal",
+    "payload": {
+        "input": {"records": [{"x": 1}, {"x": 2}]},
+        "operations": [{"op": "aggregate", "metrics": {"x": ["sum"]}}],
+    },
+}
 
 
 def test_rabbitmq_restart_while_submitting_and_processing(

@@ -43,9 +43,16 @@ def test_every_task_succeeds_and_retries_match_injected_failures(fault_stack: St
     priorities = ("high", "normal", "low")
 
     def submit(index: int) -> str:
-        body = {"type": "email", "priority": priorities[index % 3], "max_retries": 10,
-                "payload": {"to": [f"user{index}@example.com"], "subject": f"#{index}",
-                            "text": "hello"}}
+        body = {
+            "type": "email",
+            "priority": priorities[index % 3],
+            "max_retries": 10,
+            "payload": {
+                "to": [f"user{index}@example.com"],
+                "subject": f"#{index}",
+                "text": "hello",
+            },
+        }
         return str(ApiClient(fault_stack.base_url).submit(body)["id"])
 
     try:

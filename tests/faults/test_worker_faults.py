@@ -11,8 +11,11 @@ from support.stack import Stack
 
 
 def email(priority: str, subject: str) -> dict[str, object]:
-    return {"type": "email", "priority": priority,
-            "payload": {"to": ["ops@example.com"], "subject": subject, "text": "body"}}
+    return {
+        "type": "email",
+        "priority": priority,
+        "payload": {"to": ["ops@example.com"], "subject": subject, "text": "body"},
+    }
 
 
 def wait_processing(api: ApiClient, task_id: str, timeout_seconds: float = 30) -> None:
@@ -36,7 +39,12 @@ def test_kill_9_mid_task_then_restart_completes_it(fault_stack: Stack) -> None:
     assert record["status"] == "SUCCESS", record
     assert record["attempts"] == 2
     assert [h["status"] for h in record["history"]] == [
-        "QUEUED", "RECEIVED", "PROCESSING", "RECEIVED", "PROCESSING", "SUCCESS",
+        "QUEUED",
+        "RECEIVED",
+        "PROCESSING",
+        "RECEIVED",
+        "PROCESSING",
+        "SUCCESS",
     ]
 
 
@@ -69,8 +77,7 @@ def test_sigterm_lets_the_running_task_finish(fault_stack: Stack) -> None:
 def test_sigterm_past_the_soft_timeout_requeues_the_task(fault_stack: Stack) -> None:
     api = ApiClient(fault_stack.base_url)
     fault_stack.stop_worker("email.low")
-    fault_stack.start_worker("email.low",
-                             {"TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "1"})
+    fault_stack.start_worker("email.low", {"TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "1"})
     fault_stack.smtp.handler.delay_seconds = 8
     try:
         task = api.submit(email("low", "outlives the soft shutdown"))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from support.stack import Stack, cleanup_workdir
 
 pytestmark = pytest.mark.integration

@@ -46,5 +46,10 @@ def test_cancelled_task_can_be_run_again_with_history_kept(stack: Stack) -> None
     record = api.wait_for(task["id"])
     assert record["status"] == "SUCCESS"
     assert [h["status"] for h in record["history"]] == [
-        "QUEUED", "CANCELLED", "QUEUED", "RECEIVED", "PROCESSING", "SUCCESS",
+        "QUEUED",
+        "CANCELLED",
+        "QUEUED",
+        "RECEIVED",
+        "PROCESSING",
+        "SUCCESS",
     ]

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
 from support.client import ApiClient
 from support.stack import Stack, available_task_types, management
 from taskyard_common import topology

@@ -17,6 +17,7 @@ import kombu
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+
 from support.client import ApiClient
 from support.servers import free_port
 from support.stack import BIN, ManagedProcess, Stack, available_task_types

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from support.client import ApiClient
 from support.stack import Stack, cleanup_workdir
 

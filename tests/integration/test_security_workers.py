@@ -23,6 +23,7 @@ import jinja2
 import kombu
 import pytest
 import yaml
+
 from support.client import ApiClient
 from support.stack import Stack, cleanup_workdir
 from taskyard_common import topology

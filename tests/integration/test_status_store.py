@@ -14,13 +14,15 @@ from taskyard_common.clock import now_iso
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
 from taskyard_common.status_store import StatusStore
 
+
 @pytest.fixture
 def store() -> Iterator[StatusStore]:
     if not servers.listening(servers.REDIS_HOST, servers.REDIS_PORT):
         servers.missing_server("Redis")
     db = claim_redis_db()
-    client = redis.Redis(host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=db,
-                         decode_responses=True)
+    client = redis.Redis(
+        host=servers.REDIS_HOST, port=servers.REDIS_PORT, db=db, decode_responses=True
+    )
     client.flushdb()
     yield StatusStore(client, ttl_seconds=60)
     client.flushdb()
@@ -29,11 +31,19 @@ def store() -> Iterator[StatusStore]:
 
 def queued(store: StatusStore, **overrides: object) -> TaskRecord:
     at = now_iso()
-    record = TaskRecord.model_validate({
-        "id": str(uuid.uuid4()), "type": "data", "priority": "normal", "queue": "data.normal",
-        "status": "QUEUED", "max_retries": 3, "created_at": at,
-        "history": [HistoryEntry(status=TaskStatus.QUEUED, at=at)], **overrides,
-    })
+    record = TaskRecord.model_validate(
+        {
+            "id": str(uuid.uuid4()),
+            "type": "data",
+            "priority": "normal",
+            "queue": "data.normal",
+            "status": "QUEUED",
+            "max_retries": 3,
+            "created_at": at,
+            "history": [HistoryEntry(status=TaskStatus.QUEUED, at=at)],
+            **overrides,
+        }
+    )
     store.create(record, {"input": {"records": []}})
     return record
 
@@ -67,7 +77,11 @@ def test_after_a_backoff_the_task_goes_straight_to_processing(store: StatusStore
     got = store.get(record.id)
     assert got is not None and got.attempts == 2 and got.next_retry_at is None
     assert statuses(store, record.id) == [
-        "QUEUED", "RECEIVED", "PROCESSING", "RETRYING", "PROCESSING"
+        "QUEUED",
+        "RECEIVED",
+        "PROCESSING",
+        "RETRYING",
+        "PROCESSING",
     ]
 
 

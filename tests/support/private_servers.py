@@ -3,6 +3,7 @@ without disturbing anything else on the machine."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -52,9 +53,21 @@ class PrivateRedis:
     def launch(self) -> None:
         self.process = subprocess.Popen(
             [
-                "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.workdir), "--appendonly", "yes", "--appendfsync", "always",
-                "--save", "", "--logfile", str(self.workdir / "redis.log"),
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--logfile",
+                str(self.workdir / "redis.log"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -89,8 +102,12 @@ class PrivateRabbitMQ:
         if shutil.which("rabbitmq-server") is None:
             servers.missing_server("rabbitmq-server (the program)")
         workdir.mkdir(parents=True, exist_ok=True)
-        node = cls(workdir, f"taskyard-faults-{uuid.uuid4().hex[:6]}@localhost",
-                   servers.free_port(), servers.free_port())
+        node = cls(
+            workdir,
+            f"taskyard-faults-{uuid.uuid4().hex[:6]}@localhost",
+            servers.free_port(),
+            servers.free_port(),
+        )
         (workdir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{node.amqp_port}\n"
             f"management.tcp.ip = 127.0.0.1\n"
@@ -119,8 +136,12 @@ class PrivateRabbitMQ:
         return node
 
     def ctl(self, *args: str) -> None:
-        subprocess.run(["rabbitmqctl", "-n", self.node, *args], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            ["rabbitmqctl", "-n", self.node, *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def stop_app(self) -> None:
         self.ctl("stop_app")
@@ -132,14 +153,13 @@ class PrivateRabbitMQ:
         _wait_listening(self.management_port)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.ctl("stop")
-        except subprocess.CalledProcessError:
-            pass
 
     @property
     def endpoints(self) -> servers.Endpoints:
         return servers.Endpoints(
-            rabbitmq_host="127.0.0.1", amqp_port=self.amqp_port,
+            rabbitmq_host="127.0.0.1",
+            amqp_port=self.amqp_port,
             management_port=self.management_port,
         )

@@ -47,7 +47,11 @@ class CatchingHandler:
     rng: random.Random = field(default_factory=lambda: random.Random(1234))
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         with self.lock:
@@ -83,7 +87,10 @@ class CatchingHandler:
 
 class SmtpCatcher:
     def __init__(
-        self, controller: Controller, handler: CatchingHandler, port: int,
+        self,
+        controller: Controller,
+        handler: CatchingHandler,
+        port: int,
         options: dict[str, Any] | None = None,
     ) -> None:
         self.controller = controller
@@ -162,6 +169,7 @@ class SmtpCatcher:
 
     def find(self, **headers: Any) -> list[Received]:
         return [
-            m for m in self.messages
+            m
+            for m in self.messages
             if all(str(m.message.get(k.replace("_", "-"))) == v for k, v in headers.items())
         ]

@@ -6,6 +6,7 @@ process, exactly as `make run` starts them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -40,8 +41,9 @@ TEST_REDIS_DB_LEASE_SECONDS = 3600
 def claim_redis_db(endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> int:
     control = redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port, db=0)
     for db in TEST_REDIS_DBS:
-        if control.set(f"taskyard-test:db-lease:{db}", os.getpid(), nx=True,
-                       ex=TEST_REDIS_DB_LEASE_SECONDS):
+        if control.set(
+            f"taskyard-test:db-lease:{db}", os.getpid(), nx=True, ex=TEST_REDIS_DB_LEASE_SECONDS
+        ):
             return db
     raise RuntimeError("every test Redis database is leased; delete taskyard-test:db-lease:*")
 
@@ -63,7 +65,8 @@ def available_task_types() -> list[str]:
         t
         for t in topology.TASK_TYPES
         if (not only or t in only.split(","))
-        and worker_command(t).exists() and importlib.util.find_spec(f"taskyard_{t}_worker.__main__")
+        and worker_command(t).exists()
+        and importlib.util.find_spec(f"taskyard_{t}_worker.__main__")
     ]
 
 
@@ -140,10 +143,8 @@ class ManagedProcess:
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
         ).stdout.split()
         for pid in [self.process.pid, *map(int, children)]:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
 
     def log_text(self) -> str:
@@ -182,7 +183,9 @@ class Stack:
         )
         redis_db = claim_redis_db(endpoints)
         client = redis.Redis(
-            host=endpoints.redis_host, port=endpoints.redis_port, db=redis_db,
+            host=endpoints.redis_host,
+            port=endpoints.redis_port,
+            db=redis_db,
             decode_responses=True,
         )
         client.flushdb()

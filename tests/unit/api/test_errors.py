@@ -11,8 +11,10 @@ from taskyard_common.contracts import SubmitRequest
 def test_locations_drop_the_union_tags_pydantic_adds() -> None:
     with pytest.raises(ValidationError) as caught:
         SubmitRequest.model_validate(
-            {"type": "data", "payload": {"input": {"records": []},
-                                         "operations": [{"op": "limit", "n": "x"}]}}
+            {
+                "type": "data",
+                "payload": {"input": {"records": []}, "operations": [{"op": "limit", "n": "x"}]},
+            }
         )
     assert validation_details(caught.value)[0]["loc"] == ["payload", "operations", 0, "n"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+
 from taskyard_api import auth, create_app
 from taskyard_common.settings import Settings
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+
 from taskyard_api import create_app
 from taskyard_api.request_guards import _nesting_depth
 from taskyard_common.contracts.data import MAX_STRING_VALUE_CHARS

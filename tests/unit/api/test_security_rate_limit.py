@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+
 from taskyard_api import create_app, rate_limit
 from taskyard_common.settings import Settings
 

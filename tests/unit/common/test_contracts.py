@@ -17,8 +17,7 @@ def test_data_submission_defaults() -> None:
 
 def test_operations_are_discriminated_by_op() -> None:
     payload = DataPayload.model_validate(
-        {"input": {"records": []},
-         "operations": [{"op": "aggregate", "metrics": {"a": ["sum"]}}]}
+        {"input": {"records": []}, "operations": [{"op": "aggregate", "metrics": {"a": ["sum"]}}]}
     )
     assert isinstance(payload.operations[0], AggregateOp)
 

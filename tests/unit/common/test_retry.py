@@ -17,8 +17,10 @@ from taskyard_common.retry import (
 POLICY = BackoffPolicy(base_seconds=2.0, max_seconds=60.0, jitter=False)
 
 
-@pytest.mark.parametrize(("attempt", "expected"), [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0),
-                                                   (6, 60.0), (40, 60.0), (10_000, 60.0)])
+@pytest.mark.parametrize(
+    ("attempt", "expected"),
+    [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0), (6, 60.0), (40, 60.0), (10_000, 60.0)],
+)
 def test_backoff_doubles_then_caps(attempt: int, expected: float) -> None:
     assert compute_backoff(attempt, POLICY) == expected
 

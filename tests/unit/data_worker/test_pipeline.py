@@ -20,13 +20,32 @@ def run(operations: list[dict]) -> pl.DataFrame:
 
 
 def test_aggregate_names_columns_column_metric() -> None:
-    frame = run([{"op": "aggregate", "group_by": ["region"],
-                  "metrics": {"amount": ["sum", "mean", "min", "max", "count"]}}])
+    frame = run(
+        [
+            {
+                "op": "aggregate",
+                "group_by": ["region"],
+                "metrics": {"amount": ["sum", "mean", "min", "max", "count"]},
+            }
+        ]
+    )
     assert to_rows(frame) == [
-        {"region": "eu", "amount_sum": 24, "amount_mean": 8.0, "amount_min": 7,
-         "amount_max": 10, "amount_count": 3},
-        {"region": "us", "amount_sum": 3, "amount_mean": 3.0, "amount_min": 3,
-         "amount_max": 3, "amount_count": 1},
+        {
+            "region": "eu",
+            "amount_sum": 24,
+            "amount_mean": 8.0,
+            "amount_min": 7,
+            "amount_max": 10,
+            "amount_count": 3,
+        },
+        {
+            "region": "us",
+            "amount_sum": 3,
+            "amount_mean": 3.0,
+            "amount_min": 3,
+            "amount_max": 3,
+            "amount_count": 1,
+        },
     ]
 
 
@@ -52,8 +71,12 @@ def test_row_counts(operation: dict, expected: int) -> None:
 
 
 def test_sort_and_select() -> None:
-    frame = run([{"op": "sort", "by": ["amount"], "descending": True},
-                 {"op": "select", "columns": ["amount"]}])
+    frame = run(
+        [
+            {"op": "sort", "by": ["amount"], "descending": True},
+            {"op": "select", "columns": ["amount"]},
+        ]
+    )
     assert frame.columns == ["amount"]
     assert frame["amount"].to_list() == [10, 7, 7, 3]
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+
 from support.servers import free_port
 from taskyard_api import create_app
 from taskyard_api.monitoring import STATUS_COMMAND, QueueCollector, TtlCache, workers_from_replies

@@ -78,6 +78,7 @@ def sample_names(collector: Collector) -> set[str]:
 
 def declared_metrics() -> set[str]:
     from flower.events import get_prometheus_metrics
+
     from taskyard_api import http_metrics
     from taskyard_api.monitoring import QueueCollector
     from taskyard_common import metrics

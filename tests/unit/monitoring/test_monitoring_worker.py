@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+
 from support.servers import free_port
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.worker_monitoring import describe_delivery, seconds_since, status_reply

@@ -74,9 +74,7 @@ class BackoffPolicy:
         )
 
 
-def compute_backoff(
-    attempt: int, policy: BackoffPolicy, rng: random.Random | None = None
-) -> float:
+def compute_backoff(attempt: int, policy: BackoffPolicy, rng: random.Random | None = None) -> float:
     """Delay before retry number `attempt` (1-based): min(max, base * 2**(attempt-1)), full jitter.
 
     Full jitter draws uniformly from [0, ceiling] so that many tasks failing

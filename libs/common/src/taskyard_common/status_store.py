@@ -308,8 +308,10 @@ class StatusStore:
         if self._redis.set(redis_key, task_id, nx=True, ex=ttl_seconds):
             return None
         existing = self._redis.get(redis_key)
-        return existing if existing is not None else self.claim_idempotency_key(
-            key, task_id, ttl_seconds
+        return (
+            existing
+            if existing is not None
+            else self.claim_idempotency_key(key, task_id, ttl_seconds)
         )
 
     def release_idempotency_key(self, key: str) -> None:
@@ -384,11 +386,5 @@ class StatusStore:
     @staticmethod
     def _index_keys(status: str, task_type: str, priority: str) -> list[str]:
         return [
-            index_key(status, t, p)
-            for t in (task_type, WILDCARD)
-            for p in (priority, WILDCARD)
-        ] + [
-            index_key(WILDCARD, t, p)
-            for t in (task_type, WILDCARD)
-            for p in (priority, WILDCARD)
-        ]
+            index_key(status, t, p) for t in (task_type, WILDCARD) for p in (priority, WILDCARD)
+        ] + [index_key(WILDCARD, t, p) for t in (task_type, WILDCARD) for p in (priority, WILDCARD)]

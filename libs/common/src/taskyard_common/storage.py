@@ -61,7 +61,7 @@ def _checked(file_id: str) -> str:
 
 def _clean_name(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    printable = "".join(ch for ch in base if ch.isprintable() and ch not in "\r\n\"")
+    printable = "".join(ch for ch in base if ch.isprintable() and ch not in '\r\n"')
     return printable[:MAX_NAME_CHARS] or "file"
 
 
@@ -117,9 +117,7 @@ class FileStore:
         return stored
 
     @contextmanager
-    def writer(
-        self, *, name: str, content_type: str
-    ) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
+    def writer(self, *, name: str, content_type: str) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
         """Stream an output into storage; the dict receives the StoredFile as 'stored'.
 
         A block that raises leaves nothing behind: the partial blob is removed.

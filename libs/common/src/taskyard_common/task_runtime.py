@@ -18,16 +18,15 @@ from celery import Celery, Task
 from celery.exceptions import Reject, Retry
 from pydantic import ValidationError
 
+from taskyard_common import metrics, worker_monitoring
 from taskyard_common.clock import iso, utc_now
+from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common.logs import get_logger
 from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_name, is_retryable
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
 from taskyard_common.storage import FileStore
 from taskyard_common.topology import TASK_NAMES, TaskType, parse_queue_name
-from taskyard_common.contracts import PAYLOAD_MODELS
-from taskyard_common import metrics
-from taskyard_common import worker_monitoring
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 logger = get_logger("taskyard.task")
@@ -115,8 +114,11 @@ def register_task(
         except Retry:
             raise
         except ValidationError as error:
-            info = {"type": "InvalidPayload", "message": _validation_message(error),
-                    "retryable": False}
+            info = {
+                "type": "InvalidPayload",
+                "message": _validation_message(error),
+                "retryable": False,
+            }
             _finish_failed(store, task_id, info, log, task_type, priority)
             return
         except Exception as error:
@@ -128,9 +130,14 @@ def register_task(
                 next_retry_at = iso(utc_now() + timedelta(seconds=delay))
                 store.schedule_retry(task_id, info, next_retry_at)
                 metrics.TASK_RETRIES.labels(task_type, priority).inc()
-                log.warning("task_retry_scheduled", error_type=info["type"],
-                            error=info["message"], delay_seconds=round(delay, 3),
-                            next_retry_at=next_retry_at, max_retries=budget)
+                log.warning(
+                    "task_retry_scheduled",
+                    error_type=info["type"],
+                    error=info["message"],
+                    delay_seconds=round(delay, 3),
+                    next_retry_at=next_retry_at,
+                    max_retries=budget,
+                )
                 raise _publish_retry(self, queue, delay) from error
             if retryable:
                 info["message"] = f"gave up after {attempt} attempts: {info['message']}"
@@ -174,10 +181,12 @@ def _publish_retry(task: Task, queue: str, delay: int) -> BaseException:
         return Reject(reason=f"retry not published: {error}", requeue=True)
 
 
-def _finish_failed(store: StatusStore, task_id: str, info: dict[str, Any], log: Any,
-                   task_type: str, priority: str) -> None:
+def _finish_failed(
+    store: StatusStore, task_id: str, info: dict[str, Any], log: Any, task_type: str, priority: str
+) -> None:
     store.fail(task_id, info)
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
     worker_monitoring.observe_end_to_end(store, task_id, task_type, priority, "FAILED")
-    log.error("task_failed", error_type=info["type"], error=info["message"],
-              retryable=info["retryable"])
+    log.error(
+        "task_failed", error_type=info["type"], error=info["message"], retryable=info["retryable"]
+    )

@@ -15,11 +15,11 @@ import os
 # so it is set before anything else is imported.
 os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
 
-import argparse  # noqa: E402
-import importlib  # noqa: E402
-import sys  # noqa: E402
+import argparse
+import importlib
+import sys
 
-from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name  # noqa: E402
+from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name
 
 
 def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
@@ -34,9 +34,12 @@ def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = 
     app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     worker_args = [
         "worker",
-        "--queues", queue,
-        "--hostname", f"{task_type}-{args.priority}@%h",
-        "--loglevel", os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
+        "--queues",
+        queue,
+        "--hostname",
+        f"{task_type}-{args.priority}@%h",
+        "--loglevel",
+        os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
         "--without-mingle",
         "--without-gossip",
         "--task-events",

@@ -8,8 +8,6 @@ from flask import Response, jsonify, render_template_string
 from flask_openapi3 import Info, OpenAPI
 from flask_openapi3_swagger.templates import swagger_html_string
 
-from taskyard_common.logs import configure_logging, get_logger
-from taskyard_common.settings import Settings, get_settings
 from taskyard_api import http_metrics, rate_limit, security_headers
 from taskyard_api.auth import is_open_path, require_api_key
 from taskyard_api.blueprints.files import files_bp
@@ -19,6 +17,8 @@ from taskyard_api.blueprints.tasks import tasks_bp
 from taskyard_api.errors import openapi_validation_callback, register_error_handlers
 from taskyard_api.models import ErrorResponse
 from taskyard_api.services import EXTENSION_KEY, Services
+from taskyard_common.logs import configure_logging, get_logger
+from taskyard_common.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
 DOCS_PREFIX = "/api/docs"
@@ -31,11 +31,13 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     configure_logging(settings)
     app = OpenAPI(
         __name__,
-        info=Info(title="Taskyard API", version=API_VERSION,
-                  description="Submit data, email and file tasks and follow them."),
+        info=Info(
+            title="Taskyard API",
+            version=API_VERSION,
+            description="Submit data, email and file tasks and follow them.",
+        ),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
-        responses={401: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse,
-                   503: ErrorResponse},
+        responses={401: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse, 503: ErrorResponse},
         validation_error_status=422,
         validation_error_model=ErrorResponse,
         validation_error_callback=openapi_validation_callback,
@@ -65,8 +67,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     def docs_page() -> str:
         # The Swagger page names its assets relative to its URL; a <base> anchors them.
         page = swagger_html_string.replace("<head>", f'<head><base href="{DOCS_PREFIX}/">', 1)
-        return render_template_string(page, doc_url="openapi.json", swagger_config=None,
-                                      oauth_config=None)
+        return render_template_string(
+            page, doc_url="openapi.json", swagger_config=None, oauth_config=None
+        )
 
     _complete_openapi_document(app)
     return app

@@ -11,10 +11,10 @@ import hashlib
 import hmac
 
 from flask import g, request
-from taskyard_common.logs import get_logger
 
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
+from taskyard_common.logs import get_logger
 
 # Probes must answer without a key; so must the API's own description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/openapi.json"})

@@ -16,9 +16,20 @@ BACKEND_RETRY_AFTER_SECONDS = 5
 # Discriminator tags pydantic puts into error locations; clients never wrote them.
 _UNION_TAGS = frozenset(
     {
-        "data", "email", "file",
-        "filter", "select", "aggregate", "sort", "limit", "dedupe", "describe",
-        "checksum", "compress", "thumbnail", "convert",
+        "data",
+        "email",
+        "file",
+        "filter",
+        "select",
+        "aggregate",
+        "sort",
+        "limit",
+        "dedupe",
+        "describe",
+        "checksum",
+        "compress",
+        "thumbnail",
+        "convert",
     }
 )
 _HTTP_CODES = {
@@ -80,17 +91,18 @@ def _clean_loc(loc: tuple[int | str, ...], prefix: tuple[str, ...]) -> list[int 
     cleaned: list[int | str] = list(prefix)
     for index, part in enumerate(loc):
         previous = loc[index - 1] if index else None
-        is_tag = part in _UNION_TAGS and (index == 0 or isinstance(previous, int)
-                                           or previous == "payload")
+        is_tag = part in _UNION_TAGS and (
+            index == 0 or isinstance(previous, int) or previous == "payload"
+        )
         if not is_tag and not (isinstance(part, str) and "[" in part):
             cleaned.append(part)
     return cleaned
 
 
-def validation_details(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    return [
-        {"loc": _clean_loc(tuple(e["loc"]), prefix), "msg": e["msg"]} for e in error.errors()
-    ]
+def validation_details(
+    error: ValidationError, prefix: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    return [{"loc": _clean_loc(tuple(e["loc"]), prefix), "msg": e["msg"]} for e in error.errors()]
 
 
 def validation_error(error: ValidationError, prefix: tuple[str, ...] = ()) -> ApiError:
@@ -108,10 +120,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        if status == 413:
-            message = "request body too large"
-        else:
-            message = error.description or error.name
+        message = "request body too large" if status == 413 else error.description or error.name
         response = error_response(ApiError(status, message))
         if status == 413:
             # The unread rest of the body would otherwise be parsed as the next request.

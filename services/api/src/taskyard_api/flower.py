@@ -13,6 +13,7 @@ import sys
 
 from celery.bin.celery import celery as celery_command
 from flower.views import BaseHandler
+
 from taskyard_common import topology
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.logs import configure_logging, get_logger

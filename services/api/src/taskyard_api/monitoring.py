@@ -16,11 +16,11 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from taskyard_api.services import Services
 from taskyard_common import topology
 from taskyard_common.clock import now_iso
 from taskyard_common.logs import get_logger
-
-from taskyard_api.services import Services
 
 MANAGEMENT_TIMEOUT_SECONDS = 3
 # Every worker answers a broadcast within this; it is also how long a cache miss waits.

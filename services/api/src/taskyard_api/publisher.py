@@ -6,10 +6,10 @@ from typing import Any
 
 from kombu.exceptions import KombuError, OperationalError
 
-from taskyard_common import topology
-from taskyard_common.records import TaskRecord
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.services import Services
+from taskyard_common import topology
+from taskyard_common.records import TaskRecord
 
 
 def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> None:

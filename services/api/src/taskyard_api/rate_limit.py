@@ -16,11 +16,11 @@ import time
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
-from taskyard_common.logs import get_logger
-from taskyard_common.settings import Settings
 
 from taskyard_api.auth import authenticated_key, fingerprint
 from taskyard_api.errors import ApiError, error_response
+from taskyard_common.logs import get_logger
+from taskyard_common.settings import Settings
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 DISABLED_VALUES = frozenset({"", "off", "none", "disabled"})

@@ -104,8 +104,9 @@ def read_input(payload: DataPayload, open_file: Callable[[str], Any]) -> pl.Lazy
             return pl.read_json(io.BytesIO(data)).lazy()
         return pl.read_parquet(io.BytesIO(data)).lazy()
     except (pl.exceptions.PolarsError, ValueError, OSError) as error:
-        raise PipelineError(f"cannot read file {source.file_id} as {source.format}: {error}") \
-            from error
+        raise PipelineError(
+            f"cannot read file {source.file_id} as {source.format}: {error}"
+        ) from error
 
 
 def run_pipeline(payload: DataPayload, frame: pl.LazyFrame) -> pl.DataFrame:

@@ -13,9 +13,7 @@ MAX_OPERATIONS = 50
 MAX_LIMIT_ROWS = 10_000_000
 MAX_STRING_VALUE_CHARS = 10_000
 
-Scalar = (
-    Annotated[str, Field(max_length=MAX_STRING_VALUE_CHARS)] | int | float | bool | None
-)
+Scalar = Annotated[str, Field(max_length=MAX_STRING_VALUE_CHARS)] | int | float | bool | None
 Comparison = Literal["==", "!=", ">", ">=", "<", "<=", "in", "not_in"]
 Metric = Literal["sum", "mean", "min", "max", "count", "median", "std", "n_unique"]
 InputFormat = Literal["csv", "json", "parquet"]

@@ -9,11 +9,11 @@ from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel
 
-from taskyard_common.logs import get_logger
-from taskyard_common.storage import FileNotFound, FileTooLarge, StorageUnavailable
 from taskyard_api.errors import ApiError, BackendUnavailable
 from taskyard_api.models import ErrorResponse, FileInfo, FilePath
 from taskyard_api.services import services
+from taskyard_common.logs import get_logger
+from taskyard_common.storage import FileNotFound, FileTooLarge, StorageUnavailable
 
 files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Tag(name="files")])
 log = get_logger("taskyard.api")
@@ -76,8 +76,6 @@ def download_file(path: FilePath) -> Response:
         raise BackendUnavailable("storage", error) from error
     response = Response(stream_with_context(chunks), mimetype=stored.content_type)
     response.headers["Content-Length"] = str(stored.size)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(stored.name)}"
-    )
+    response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
     response.headers["ETag"] = f'"{stored.sha256}"'
     return response

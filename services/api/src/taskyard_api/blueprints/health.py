@@ -33,8 +33,9 @@ def readyz() -> Response:
     except Exception as error:
         checks["rabbitmq"] = f"error: {type(error).__name__}: {error}"[:300]
     ready = all(value == "ok" for value in checks.values())
-    response = jsonify(HealthStatus(status="ready" if ready else "unavailable", checks=checks)
-                       .model_dump())
+    response = jsonify(
+        HealthStatus(status="ready" if ready else "unavailable", checks=checks).model_dump()
+    )
     response.status_code = 200 if ready else 503
     if not ready:
         response.headers["Retry-After"] = "5"

@@ -10,18 +10,18 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
+from taskyard_api.auth import caller_identity
+from taskyard_api.errors import ApiError
+from taskyard_api.models import UUID_REGEX, ErrorResponse, SubmitHeaders, TaskPath
+from taskyard_api.publisher import publish
+from taskyard_api.request_guards import require_json_body
+from taskyard_api.services import Services, services
 from taskyard_common import topology
 from taskyard_common.clock import now_iso
 from taskyard_common.contracts import SubmitRequest, TaskListQuery
 from taskyard_common.logs import get_logger
 from taskyard_common.records import HistoryEntry, TaskList, TaskRecord, TaskStatus
 from taskyard_common.status_store import decode_cursor
-from taskyard_api.auth import caller_identity
-from taskyard_api.errors import ApiError
-from taskyard_api.models import ErrorResponse, SubmitHeaders, TaskPath, UUID_REGEX
-from taskyard_api.publisher import publish
-from taskyard_api.request_guards import require_json_body
-from taskyard_api.services import Services, services
 
 tasks_bp = APIBlueprint("tasks", __name__, url_prefix="/api/tasks", abp_tags=[Tag(name="tasks")])
 log = get_logger("taskyard.api")
@@ -48,8 +48,13 @@ def _idempotency_scope(key: str) -> str:
 
 @tasks_bp.post(
     "",
-    responses={202: TaskRecord, 200: TaskRecord, 400: ErrorResponse, 413: ErrorResponse,
-               415: ErrorResponse},
+    responses={
+        202: TaskRecord,
+        200: TaskRecord,
+        400: ErrorResponse,
+        413: ErrorResponse,
+        415: ErrorResponse,
+    },
     summary="Submit a task",
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
@@ -99,8 +104,14 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
         if scope:
             found.store.release_idempotency_key(scope)
         raise
-    log.info("task_submitted", task_id=task_id, type=record.type, priority=record.priority,
-             attempt=0, queue=record.queue)
+    log.info(
+        "task_submitted",
+        task_id=task_id,
+        type=record.type,
+        priority=record.priority,
+        attempt=0,
+        queue=record.queue,
+    )
     return _record_response(record, 202)
 
 
@@ -110,8 +121,11 @@ def list_tasks(query: TaskListQuery) -> Response:
         try:
             decode_cursor(query.cursor)
         except ValueError as error:
-            raise ApiError(422, "cursor: not a cursor from this API",
-                           details=[{"loc": ["query", "cursor"], "msg": str(error)}]) from error
+            raise ApiError(
+                422,
+                "cursor: not a cursor from this API",
+                details=[{"loc": ["query", "cursor"], "msg": str(error)}],
+            ) from error
     items, next_cursor = services().store.list_records(
         status=query.status,
         task_type=query.type,
@@ -140,8 +154,13 @@ def cancel_task(path: TaskPath) -> Response:
         if outcome.missing:
             raise ApiError(404, f"no task {record.id}")
         raise ApiError(409, f"task is {outcome.previous_status} and cannot be cancelled")
-    log.info("task_cancelled", task_id=record.id, type=record.type, priority=record.priority,
-             attempt=record.attempts)
+    log.info(
+        "task_cancelled",
+        task_id=record.id,
+        type=record.type,
+        priority=record.priority,
+        attempt=record.attempts,
+    )
     return _record_response(_load(found, record.id), 202)
 
 
@@ -158,16 +177,20 @@ def retry_task(path: TaskPath) -> Response:
     if not outcome.applied:
         if outcome.missing:
             raise ApiError(404, f"no task {record.id}")
-        raise ApiError(409, f"task is {outcome.previous_status}; only FAILED or CANCELLED tasks rerun")
+        raise ApiError(
+            409, f"task is {outcome.previous_status}; only FAILED or CANCELLED tasks rerun"
+        )
     requeued = _load(found, record.id)
     try:
         publish(found, requeued, payload or {})
     except ApiError as error:
-        found.store.fail(record.id, {"type": "BrokerUnavailable", "message": error.message,
-                                     "retryable": True})
+        found.store.fail(
+            record.id, {"type": "BrokerUnavailable", "message": error.message, "retryable": True}
+        )
         raise
-    log.info("task_requeued", task_id=record.id, type=record.type, priority=record.priority,
-             attempt=0)
+    log.info(
+        "task_requeued", task_id=record.id, type=record.type, priority=record.priority, attempt=0
+    )
     return _record_response(requeued, 202)
 
 
