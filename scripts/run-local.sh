@@ -39,7 +39,7 @@ procfile="$run_dir/Procfile"
 
 if [ -z "${TASKYARD_SMTP_HOST:-}" ]; then
   export TASKYARD_SMTP_HOST=127.0.0.1 TASKYARD_SMTP_PORT=2525
-  echo "smtp: $venv_bin/python -m aiosmtpd -n -l 127.0.0.1:2525 -c aiosmtpd.handlers.Debugging stdout" >> "$procfile"
+  echo "smtp: $venv_bin/python -m aiosmtpd -n -u -l 127.0.0.1:2525 -c aiosmtpd.handlers.Debugging stdout" >> "$procfile"
   echo "TASKYARD_SMTP_HOST is not set: mail goes to a local catcher on 127.0.0.1:2525 and is printed below"
 fi
 

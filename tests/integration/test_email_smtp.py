@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
 from support.servers import free_port
 from support.smtp import SmtpCatcher
 from taskyard_common.retry import PermanentError, TransientError

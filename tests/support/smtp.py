@@ -73,7 +73,7 @@ class CatchingHandler:
             if self.reject_reply and self.fail_next > 0:
                 self.fail_next -= 1
                 return self.reject_reply
-            parsed = message_from_bytes(envelope.content or b"", policy=policy.default)
+            parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
             self.messages.append(
                 Received(
                     envelope.mail_from or "",

@@ -31,7 +31,7 @@ from taskyard_common import topology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-READY_TIMEOUT_SECONDS = 60
+READY_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 40
 # Stacks of parallel test runs each claim their own Redis database number.
 TEST_REDIS_DBS = range(1, 16)

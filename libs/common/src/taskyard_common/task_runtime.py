@@ -32,6 +32,14 @@ MAX_ERROR_MESSAGE_CHARS = 2000
 logger = get_logger("taskyard.task")
 
 
+class TaskFailedError(Exception):
+    """Raised after the record is FAILED, so Celery (and Flower) count a failure too.
+
+    Listed in the task's `throws`: Celery logs it in one line, without a traceback,
+    and acknowledges the message (nothing to redeliver).
+    """
+
+
 class TaskContext:
     """What a handler may use: its id, settings, file storage and a progress reporter."""
 
@@ -89,7 +97,13 @@ def register_task(
     payload_model = PAYLOAD_MODELS[task_type]
     worker_monitoring.install(runtime.settings)
 
-    @app.task(name=TASK_NAMES[task_type], bind=True, max_retries=None, typing=False)
+    @app.task(
+        name=TASK_NAMES[task_type],
+        bind=True,
+        max_retries=None,
+        typing=False,
+        throws=(TaskFailedError,),
+    )
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
         task_id: str = self.request.id
         queue = _queue_of(self.request.delivery_info) or self.app.conf.task_queues[0].name
@@ -120,7 +134,7 @@ def register_task(
                 "retryable": False,
             }
             _finish_failed(store, task_id, info, log, task_type, priority)
-            return
+            raise TaskFailedError(info["message"]) from None
         except Exception as error:
             retryable = is_retryable(error)
             info = _error_info(error, retryable)
@@ -142,7 +156,7 @@ def register_task(
             if retryable:
                 info["message"] = f"gave up after {attempt} attempts: {info['message']}"
             _finish_failed(store, task_id, info, log, task_type, priority)
-            return
+            raise TaskFailedError(info["message"]) from None
         finished = store.succeed(task_id, result)
         duration = time.monotonic() - started
         metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)

@@ -4,7 +4,6 @@ from taskyard_common.celery_app import create_celery_app
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import get_settings
 from taskyard_common.task_runtime import WorkerRuntime, register_task
-
 from taskyard_email_worker.tasks import send_email
 
 settings = get_settings()

@@ -7,7 +7,6 @@ from typing import Any
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.retry import PermanentError
 from taskyard_common.task_runtime import TaskContext
-
 from taskyard_email_worker.message import (
     build_message,
     load_attachments,

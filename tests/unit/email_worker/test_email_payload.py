@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from taskyard_common.contracts import PAYLOAD_MODELS, parse_submission
 from taskyard_common.contracts.email import MAX_RECIPIENTS, EmailPayload
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.retry import PermanentError, TransientError, is_retryable
 from taskyard_common.settings import Settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from taskyard_common.email_templates import (
     MAX_OUTPUT_CHARS,
     RenderSession,
