@@ -31,6 +31,7 @@ import chartlib
 import pytest
 import requests
 import yaml
+
 from taskyard_common.topology import QUEUE_NAMES
 
 pytestmark = pytest.mark.containers

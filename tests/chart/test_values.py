@@ -13,6 +13,7 @@ import chartlib
 import jsonschema
 import pytest
 import yaml
+
 from taskyard_common.topology import PRIORITIES, TASK_TYPES
 
 SCHEMA = json.loads((chartlib.CHART_DIR / "values.schema.json").read_text())

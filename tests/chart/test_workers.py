@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import chartlib
 import pytest
+
 from taskyard_common.topology import PRIORITIES, QUEUE_NAMES, parse_queue_name
 
 WORKER_NAME = f"{chartlib.RELEASE}-{{type}}-worker-{{priority}}"
