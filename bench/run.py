@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import redis
 import requests
 
@@ -64,6 +65,7 @@ WRK_CONNECTIONS = 16
 WRK_THREADS = 2
 WRK_SECONDS = max(2, round(20 * SCALE))
 WRK_WARMUP_SECONDS = 3 if SCALE >= 1 else 1
+WRK_ONE_SECONDS = max(2, round(10 * SCALE))
 E2E_TASKS = max(20, round(5000 * SCALE))
 E2E_CONCURRENCY = 2
 BACKLOG_TASKS = max(20, round(10_000 * SCALE))
@@ -122,11 +124,13 @@ class Report:
         say(f"{row.figure}: {row.taskyard} (baseline {row.baseline or '-'}) {row.met}")
 
     def markdown(self) -> str:
+        # Grouped by benchmark number (1-4), in the order each was measured.
+        rows = sorted(self.rows, key=lambda r: r.figure.split(".", 1)[0])
         lines = [
             "| figure | Taskyard | baseline | ratio | target | met | cmd |",
             "| --- | ---: | ---: | ---: | --- | --- | --- |",
         ]
-        for r in self.rows:
+        for r in rows:
             lines.append(
                 f"| {r.figure} | {r.taskyard} | {r.baseline} | {r.ratio} | {r.target} "
                 f"| {r.met} | {r.cmd} |"
@@ -353,11 +357,11 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def wrk_argv(url: str, seconds: int) -> list[str]:
+def wrk_argv(url: str, seconds: int, connections: int, threads: int) -> list[str]:
     return [
         "wrk",
-        f"-t{WRK_THREADS}",
-        f"-c{WRK_CONNECTIONS}",
+        f"-t{threads}",
+        f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
         "-s",
@@ -366,17 +370,46 @@ def wrk_argv(url: str, seconds: int) -> list[str]:
     ]
 
 
-def run_wrk(run: Run, name: str, url: str) -> tuple[WrkResult, str]:
+def cpu_seconds(pids: list[int]) -> list[float]:
+    return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids]
+
+
+@dataclass
+class WrkRun:
+    result: WrkResult
+    command: str
+    worker_cpu_seconds: list[float]
+
+
+def run_wrk(
+    run: Run,
+    name: str,
+    url: str,
+    server: Proc,
+    *,
+    seconds: int = WRK_SECONDS,
+    connections: int = WRK_CONNECTIONS,
+    threads: int = WRK_THREADS,
+    warmup: bool = True,
+) -> WrkRun:
     env = {**os.environ, "BENCH_API_KEY": API_KEY}
-    say(f"wrk warm-up against {name} ({WRK_WARMUP_SECONDS}s)")
-    subprocess.run(
-        wrk_argv(url, WRK_WARMUP_SECONDS), env=env, cwd=REPO_ROOT, capture_output=True, check=True
-    )
-    argv = wrk_argv(url, WRK_SECONDS)
-    say(f"wrk against {name} ({WRK_SECONDS}s), load average {load_average()}")
+    if warmup:
+        say(f"wrk warm-up against {name} ({WRK_WARMUP_SECONDS}s)")
+        subprocess.run(
+            wrk_argv(url, WRK_WARMUP_SECONDS, connections, threads),
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+    argv = wrk_argv(url, seconds, connections, threads)
+    say(f"wrk -c{connections} against {name} ({seconds}s), load average {load_average()}")
+    workers = gunicorn_worker_pids(server)
+    before = cpu_seconds(workers)
     done = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    (run.workdir / f"wrk-{name}.txt").write_text(done.stdout)
-    return parse_wrk(done.stdout), f"BENCH_API_KEY=<key> {shlex.join(argv)}"
+    used = [round(b - a, 1) for a, b in zip(before, cpu_seconds(workers), strict=True)]
+    (run.workdir / f"wrk-{name}-c{connections}.txt").write_text(done.stdout)
+    return WrkRun(parse_wrk(done.stdout), f"BENCH_API_KEY=<key> {shlex.join(argv)}", used)
 
 
 def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
@@ -386,24 +419,49 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
     api_memory = tree_memory(gunicorn_worker_pids(taskyard)[:1])
     minimal_memory = tree_memory(gunicorn_worker_pids(minimal)[:1])
 
-    base, base_cmd = run_wrk(run, "minimal-flask", minimal_url)
+    base_run = run_wrk(run, "minimal-flask", minimal_url, minimal)
     run.profile("api", taskyard.pid, WRK_SECONDS + WRK_WARMUP_SECONDS)
-    ours, ours_cmd = run_wrk(run, "taskyard-api", taskyard_url)
+    ours_run = run_wrk(run, "taskyard-api", taskyard_url, taskyard)
+    # One connection: the service time, without queueing behind other requests.
+    base_one = run_wrk(
+        run,
+        "minimal-flask",
+        minimal_url,
+        minimal,
+        seconds=WRK_ONE_SECONDS,
+        connections=1,
+        threads=1,
+        warmup=False,
+    )
+    ours_one = run_wrk(
+        run,
+        "taskyard-api",
+        taskyard_url,
+        taskyard,
+        seconds=WRK_ONE_SECONDS,
+        connections=1,
+        threads=1,
+        warmup=False,
+    )
     run.stop(minimal)
     run.backends.purge("data.normal")
     run.backends.redis.flushdb()
-    run.report.raw["submit"] = {"taskyard": asdict(ours), "minimal": asdict(base)}
+    ours, base = ours_run.result, base_run.result
+    run.report.raw["submit"] = {
+        "taskyard": asdict(ours_run),
+        "minimal": asdict(base_run),
+        "taskyard_one_connection": asdict(ours_one),
+        "minimal_one_connection": asdict(base_one),
+    }
 
     report = run.report
     serve_ours = report.command(command_line(taskyard.argv))
     serve_base = report.command(command_line(minimal.argv))
-    wrk_ours = report.command(ours_cmd)
-    wrk_base = report.command(base_cmd)
+    refs = f"{report.command(ours_run.command)} vs {report.command(base_run.command)}"
     ratio = ours.requests_per_second / base.requests_per_second
-    refs = f"{wrk_ours} vs {wrk_base}"
     report.add(
         Row(
-            f"1. submit throughput, req/s (wrk, {WRK_CONNECTIONS} connections)",
+            f"1. submit throughput, req/s ({WRK_CONNECTIONS} connections)",
             fmt(ours.requests_per_second),
             fmt(base.requests_per_second),
             f"{ratio:.2f}x",
@@ -412,10 +470,17 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
             refs,
         )
     )
-    report.add(Row("1. submit latency p50, ms", fmt(ours.p50_ms, 2), fmt(base.p50_ms, 2), cmd=refs))
     report.add(
         Row(
-            "1. submit latency p99, ms",
+            f"1. submit latency p50, ms ({WRK_CONNECTIONS} connections)",
+            fmt(ours.p50_ms, 2),
+            fmt(base.p50_ms, 2),
+            cmd=refs,
+        )
+    )
+    report.add(
+        Row(
+            f"1. submit latency p99, ms ({WRK_CONNECTIONS} connections)",
             fmt(ours.p99_ms, 2),
             fmt(base.p99_ms, 2),
             target="<= 20 ms",
@@ -423,16 +488,32 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
             cmd=refs,
         )
     )
-    errors = ours.non_2xx + ours.socket_errors + base.non_2xx + base.socket_errors
+    one_refs = f"{report.command(ours_one.command)} vs {report.command(base_one.command)}"
+    report.add(
+        Row(
+            "1. submit at 1 connection: req/s, p50 / p99 ms",
+            f"{fmt(ours_one.result.requests_per_second)}, {fmt(ours_one.result.p50_ms, 2)}"
+            f" / {fmt(ours_one.result.p99_ms, 2)}",
+            f"{fmt(base_one.result.requests_per_second)}, {fmt(base_one.result.p50_ms, 2)}"
+            f" / {fmt(base_one.result.p99_ms, 2)}",
+            cmd=one_refs,
+        )
+    )
+    errors = sum(
+        r.result.non_2xx + r.result.socket_errors for r in (ours_run, base_run, ours_one, base_one)
+    )
     if errors:
         report.notes.append(
             f"wrk saw errors: Taskyard {ours.non_2xx} non-2xx / {ours.socket_errors} socket, "
-            f"minimal {base.non_2xx} non-2xx / {base.socket_errors} socket"
+            f"minimal {base.non_2xx} non-2xx / {base.socket_errors} socket (16 connections)"
         )
     report.notes.append(
-        f"servers: Taskyard API {serve_ours}, minimal Flask {serve_base} (same gunicorn "
-        f"config: TASKYARD_API_WORKERS/THREADS defaults, gthread); wrk runs on the same "
-        f"2 cores, and its latency includes queueing behind {WRK_CONNECTIONS} connections"
+        f"servers: Taskyard API {serve_ours}, minimal Flask {serve_base}: the same gunicorn "
+        f"config (gthread, TASKYARD_API_WORKERS=2 x TASKYARD_API_THREADS=4 by default); wrk "
+        f"shares the machine's cores, and its latency includes queueing behind "
+        f"{WRK_CONNECTIONS} connections. CPU seconds per gunicorn worker during the "
+        f"{WRK_CONNECTIONS}-connection run: Taskyard {ours_run.worker_cpu_seconds}, minimal "
+        f"{base_run.worker_cpu_seconds} (gthread workers keep the connections they accept)"
     )
     report.add(
         Row(
@@ -568,20 +649,42 @@ class E2EResult:
     total_seconds: float
     failed: int
     errors: int
+    # CPU (user + system) per task, in ms: the submitting process, the API, the worker.
+    cpu_ms_per_task: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
         return self.tasks / self.total_seconds
 
 
-def bench_e2e_taskyard(run: Run, api_url: str) -> tuple[E2EResult, list[str], Memory, Memory]:
+class CpuMeter:
+    """CPU seconds used by some processes (and this one) between start and stop."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.before = {name: sum(cpu_seconds(pids)) for name, pids in groups.items()}
+        self.client_before = time.process_time()
+
+    def per_task_ms(self, tasks: int) -> dict[str, float]:
+        used = {
+            name: sum(cpu_seconds(pids)) - self.before[name] for name, pids in self.groups.items()
+        }
+        used["submitter"] = time.process_time() - self.client_before
+        return {name: round(1000 * seconds / max(1, tasks), 2) for name, seconds in used.items()}
+
+
+def bench_e2e_taskyard(
+    run: Run, api: Proc, api_url: str
+) -> tuple[E2EResult, list[str], Memory, Memory]:
     worker = run.start_data_worker("normal", E2E_CONCURRENCY)
     time.sleep(IDLE_SETTLE_SECONDS)
     idle = tree_memory(with_children(worker.pid))
     say(f"Taskyard end to end: {E2E_TASKS} tasks over HTTP from {SUBMIT_THREADS} threads")
     run.profile("data-worker", worker.pid, 60)
+    meter = CpuMeter({"api": with_children(api.pid), "worker": with_children(worker.pid)})
     submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, http_submitter(api_url, "normal"))
     wait_taskyard_final(run.backends.redis, "normal", len(submitted.ids), worker)
+    cpu = meter.per_task_ms(len(submitted.ids))
     times = record_times(run.backends.redis, submitted.ids)
     last = max(t[2] or 0.0 for t in times)
     failed = sum(1 for t in times if t[0] != "SUCCESS")
@@ -597,6 +700,7 @@ def bench_e2e_taskyard(run: Run, api_url: str) -> tuple[E2EResult, list[str], Me
         last - submitted.started,
         failed,
         len(submitted.errors),
+        cpu,
     )
     if submitted.errors:
         run.report.notes.append(
@@ -605,11 +709,28 @@ def bench_e2e_taskyard(run: Run, api_url: str) -> tuple[E2EResult, list[str], Me
     return result, worker.argv, idle, after
 
 
-def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str]]:
-    argv = [str(BIN / "python"), "-m", "bench.plain_celery", "--concurrency", str(E2E_CONCURRENCY)]
+def plain_worker_argv(concurrency: int | None) -> list[str]:
+    argv = [str(BIN / "python"), "-m", "bench.plain_celery"]
+    return [*argv, "--concurrency", str(concurrency)] if concurrency else argv
+
+
+def plain_idle_memory(run: Run, concurrency: int | None) -> tuple[Memory, list[str]]:
+    """Idle memory of a plain Celery worker (same app settings and flags), for comparison."""
+    argv = plain_worker_argv(concurrency)
+    worker = run.start("plain-celery-worker-idle", argv, run.env())
+    wait_consuming(run.backends, "bench.plain", worker)
+    time.sleep(IDLE_SETTLE_SECONDS)
+    memory = tree_memory(with_children(worker.pid))
+    run.stop(worker)
+    return memory, argv
+
+
+def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
+    argv = plain_worker_argv(E2E_CONCURRENCY)
     worker = run.start("plain-celery-worker", argv, run.env())
     wait_consuming(run.backends, "bench.plain", worker)
     time.sleep(IDLE_SETTLE_SECONDS)
+    idle = tree_memory(with_children(worker.pid))
     os.environ.update(
         TASKYARD_BROKER_URL=run.backends.broker_url, TASKYARD_REDIS_URL=run.backends.redis_url
     )
@@ -626,6 +747,7 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str]]:
 
         return call
 
+    meter = CpuMeter({"worker": with_children(worker.pid)})
     submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, make)
     deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
     while int(client.get(plain_celery.DONE_KEY) or 0) < len(submitted.ids):
@@ -633,6 +755,7 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str]]:
         if time.monotonic() > deadline:
             raise TimeoutError("plain Celery tasks not done in time")
         time.sleep(0.05)
+    cpu = meter.per_task_ms(len(submitted.ids))
     last = float(client.get(plain_celery.LAST_KEY) or 0)
     run.stop(worker)
     plain_celery.app.pool.force_close_all()
@@ -644,17 +767,18 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str]]:
         last - submitted.started,
         0,
         len(submitted.errors),
+        cpu,
     )
     if submitted.errors:
         run.report.notes.append(
             f"plain Celery submit errors ({len(submitted.errors)}): {submitted.errors[0]}"
         )
-    return result, argv
+    return result, argv, idle
 
 
-def bench_e2e(run: Run, api_url: str) -> None:
-    ours, ours_worker, idle, after = bench_e2e_taskyard(run, api_url)
-    base, base_worker = bench_e2e_plain(run)
+def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
+    ours, ours_worker, idle, after = bench_e2e_taskyard(run, api, api_url)
+    base, base_worker, base_idle = bench_e2e_plain(run)
     run.report.raw["e2e"] = {"taskyard": asdict(ours), "plain": asdict(base)}
     report = run.report
     c_ours = report.command(
@@ -695,6 +819,18 @@ def bench_e2e(run: Run, api_url: str) -> None:
             cmd=refs,
         )
     )
+
+    def cpu_text(cpu: dict[str, float]) -> str:
+        return ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+
+    report.add(
+        Row(
+            "2. CPU per task, ms (submitting client, API, worker incl. pool)",
+            cpu_text(ours.cpu_ms_per_task),
+            cpu_text(base.cpu_ms_per_task),
+            cmd=refs,
+        )
+    )
     if ours.failed or ours.errors:
         report.notes.append(
             f"end to end: {ours.failed} tasks not SUCCESS, {ours.errors} submits refused"
@@ -704,9 +840,10 @@ def bench_e2e(run: Run, api_url: str) -> None:
             f"4. idle RSS of a data worker, concurrency {E2E_CONCURRENCY}, "
             f"{idle.processes} processes, MB (PSS)",
             f"{fmt(idle.rss_mb)} ({fmt(idle.pss_mb)})",
+            f"{fmt(base_idle.rss_mb)} ({fmt(base_idle.pss_mb)})",
             target="<= 80 MB",
             met=verdict(idle.rss_mb <= 80),
-            cmd=c_ours,
+            cmd=f"{c_ours} vs {c_base}",
         )
     )
     report.add(
@@ -754,6 +891,7 @@ def bench_priority(run: Run, api_url: str) -> None:
     ready, _ = run.backends.queue_stats("data.low")
     say(f"data.low holds {ready} ready messages ({len(seeded.errors)} submit errors)")
 
+    base_idle, base_argv = plain_idle_memory(run, None)
     high = run.start_data_worker("high")
     time.sleep(IDLE_SETTLE_SECONDS)
     idle = tree_memory(with_children(high.pid))
@@ -761,14 +899,16 @@ def bench_priority(run: Run, api_url: str) -> None:
         f"{command_line(high.argv)}; {HIGH_TASKS} x POST /api/tasks priority=high, one at a "
         f"time (the next once the last is SUCCESS); latency = record created_at -> finished_at"
     )
+    c_plain = report.command(f"{command_line(base_argv)} (idle)")
     report.add(
         Row(
             f"4. idle RSS of a data worker, default concurrency (1), "
             f"{idle.processes} processes, MB (PSS)",
             f"{fmt(idle.rss_mb)} ({fmt(idle.pss_mb)})",
+            f"{fmt(base_idle.rss_mb)} ({fmt(base_idle.pss_mb)})",
             target="<= 80 MB",
             met=verdict(idle.rss_mb <= 80),
-            cmd=c_high,
+            cmd=f"{c_high} vs {c_plain}",
         )
     )
 
@@ -861,7 +1001,7 @@ def main() -> int:
         api, api_url = run.start_gunicorn("taskyard-api", None)
         wait_http_ready(f"{api_url}/readyz", api)
         bench_submit(run, api, api_url)
-        bench_e2e(run, api_url)
+        bench_e2e(run, api, api_url)
         bench_priority(run, api_url)
     finally:
         run.stop_all()

@@ -73,6 +73,23 @@ return {1, current}
 """
 )
 
+# A new record in one call (it used to be a MULTI/EXEC of 22 commands, whose packing and
+# replies cost the API about 1 ms of CPU per submit). Atomic like the transaction it replaces.
+# KEYS: record hash, history list, then the index sorted sets. ARGV: ttl, id, score,
+# stale-before score, number of history entries n, the n entries, then field/value pairs.
+_LUA_CREATE = """
+local n = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], unpack(ARGV, 6 + n, #ARGV))
+if n > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 6, 5 + n)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
+end
+return 1
+"""
+
 _JSON_FIELDS = ("result", "error", "payload")
 _INT_FIELDS = ("attempts", "max_retries")
 
@@ -152,6 +169,7 @@ class StatusStore:
         self._redis = client
         self._ttl_seconds = ttl_seconds
         self._transition = client.register_script(_LUA_TRANSITION)
+        self._create = client.register_script(_LUA_CREATE)
 
     @classmethod
     def from_url(cls, url: str, ttl_seconds: int) -> StatusStore:
@@ -174,18 +192,27 @@ class StatusStore:
         fields["payload"] = payload
         fields["score"] = score
         stale_before = score - 2 * self._ttl_seconds * 1000
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(task_key(record.id), mapping={k: _encode(v) for k, v in fields.items()})
-        pipe.rpush(
-            history_key(record.id),
-            *[json.dumps(h.model_dump(mode="json"), separators=(",", ":")) for h in record.history],
+        history = [
+            json.dumps(h.model_dump(mode="json"), separators=(",", ":")) for h in record.history
+        ]
+        args: list[str] = [
+            str(self._ttl_seconds),
+            record.id,
+            str(score),
+            str(stale_before),
+            str(len(history)),
+            *history,
+        ]
+        for name, value in fields.items():
+            args.extend((name, _encode(value)))
+        self._create(
+            keys=[
+                task_key(record.id),
+                history_key(record.id),
+                *self._index_keys(record.status, record.type, record.priority),
+            ],
+            args=args,
         )
-        pipe.expire(task_key(record.id), self._ttl_seconds)
-        pipe.expire(history_key(record.id), self._ttl_seconds)
-        for key in self._index_keys(record.status, record.type, record.priority):
-            pipe.zadd(key, {record.id: score})
-            pipe.zremrangebyscore(key, "-inf", stale_before)
-        pipe.execute()
 
     def delete(self, task_id: str) -> None:
         """Undo a create whose message never reached the broker."""
