@@ -65,11 +65,11 @@ end
 redis.call('HSET', KEYS[1], 'status', final)
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[5]) end
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local fields = redis.call('HMGET', KEYS[1], 'id', 'type', 'priority', 'score')
+local fields = redis.call('HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at')
 reindex(fields[1], current, final, fields[2], fields[3], fields[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-return {1, current}
+return {1, current, fields[5]}
 """
 )
 
@@ -114,6 +114,8 @@ def idempotency_key(key: str) -> str:
 class TransitionOutcome:
     applied: bool
     previous_status: TaskStatus | None
+    # Returned by an applied transition, so a worker needs no extra read to time the task.
+    created_at: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -256,10 +258,14 @@ class StatusStore:
         ]
         for name, value in fields.items():
             args.extend((name, _encode(value)))
-        applied, previous = self._transition(
+        applied, previous, *created_at = self._transition(
             keys=[task_key(task_id), history_key(task_id)], args=args
         )
-        return TransitionOutcome(bool(applied), TaskStatus(previous) if previous else None)
+        return TransitionOutcome(
+            bool(applied),
+            TaskStatus(previous) if previous else None,
+            created_at[0] if created_at else None,
+        )
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
         """RECEIVED then PROCESSING (or PROCESSING alone after a backoff); refused once final."""

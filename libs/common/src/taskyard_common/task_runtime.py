@@ -26,7 +26,12 @@ from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_nam
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
 from taskyard_common.storage import FileStore
-from taskyard_common.topology import TASK_NAMES, TaskType, parse_queue_name
+from taskyard_common.topology import (
+    TASK_NAMES,
+    TaskType,
+    parse_queue_name,
+    queue_from_routing_key,
+)
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 logger = get_logger("taskyard.task")
@@ -106,8 +111,9 @@ def register_task(
     )
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
         task_id: str = self.request.id
-        queue = _queue_of(self.request.delivery_info) or self.app.conf.task_queues[0].name
-        priority = parse_queue_name(queue)[1] if queue else "unknown"
+        routing_key = (self.request.delivery_info or {}).get("routing_key")
+        queue = queue_from_routing_key(routing_key) or self.app.conf.task_queues[0].name
+        priority = parse_queue_name(queue)[1]
         retries_done: int = self.request.retries or 0
         attempt = retries_done + 1
         budget = runtime.settings.retry_max_retries if max_retries is None else max_retries
@@ -162,22 +168,13 @@ def register_task(
         metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)
         if finished.applied:
             log.info("task_succeeded", duration_seconds=round(duration, 4))
-            worker_monitoring.observe_end_to_end(store, task_id, task_type, priority, "SUCCESS")
+            worker_monitoring.observe_end_to_end(
+                finished.created_at, task_type, priority, "SUCCESS"
+            )
         else:
             log.info("task_result_discarded", status=finished.previous_status)
 
     return run
-
-
-def _queue_of(delivery_info: dict[str, Any] | None) -> str | None:
-    # A delayed retry arrives with the delay bits in front: "0.1.0.data.high".
-    routing_key = (delivery_info or {}).get("routing_key") or ""
-    name = ".".join(routing_key.split(".")[-2:])
-    try:
-        parse_queue_name(name)
-    except ValueError:
-        return None
-    return name
 
 
 def _publish_retry(task: Task, queue: str, delay: int) -> BaseException:
@@ -198,9 +195,9 @@ def _publish_retry(task: Task, queue: str, delay: int) -> BaseException:
 def _finish_failed(
     store: StatusStore, task_id: str, info: dict[str, Any], log: Any, task_type: str, priority: str
 ) -> None:
-    store.fail(task_id, info)
+    failed = store.fail(task_id, info)
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
-    worker_monitoring.observe_end_to_end(store, task_id, task_type, priority, "FAILED")
+    worker_monitoring.observe_end_to_end(failed.created_at, task_type, priority, "FAILED")
     log.error(
         "task_failed", error_type=info["type"], error=info["message"], retryable=info["retryable"]
     )

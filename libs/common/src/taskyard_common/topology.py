@@ -44,6 +44,17 @@ def parse_queue_name(name: str) -> tuple[TaskType, Priority]:
     return task_type, priority  # type: ignore[return-value]
 
 
+def queue_from_routing_key(routing_key: str | None) -> str | None:
+    """The queue a message was routed by; a delayed retry's key has the delay bits in front
+    ("0.1.0.data.high"). None for anything that is not one of the nine."""
+    name = ".".join((routing_key or "").split(".")[-2:])
+    try:
+        parse_queue_name(name)
+    except ValueError:
+        return None
+    return name
+
+
 def exchange() -> Exchange:
     return Exchange(EXCHANGE_NAME, type=EXCHANGE_TYPE, durable=True)
 

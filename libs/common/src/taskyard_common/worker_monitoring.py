@@ -35,8 +35,7 @@ from taskyard_common import metrics
 from taskyard_common.clock import utc_now
 from taskyard_common.logs import get_logger
 from taskyard_common.settings import Settings
-from taskyard_common.status_store import StatusStore, task_key
-from taskyard_common.topology import TASK_NAMES, parse_queue_name
+from taskyard_common.topology import TASK_NAMES, parse_queue_name, queue_from_routing_key
 
 STATUS_COMMAND = "taskyard_status"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -148,16 +147,9 @@ def seconds_since(created_at: str | None) -> float | None:
     return max(0.0, (utc_now() - created).total_seconds())
 
 
-def observe_end_to_end(
-    store: StatusStore, task_id: str, task_type: str, priority: str, status: str
-) -> None:
-    """Time from submit to this final status; never lets a metrics problem fail a task."""
-    try:
-        created_at = store.redis.hget(task_key(task_id), "created_at")
-    except Exception as error:
-        log.warning("end_to_end_unknown", task_id=task_id, error=str(error))
-        return
-    elapsed = seconds_since(created_at if isinstance(created_at, str) else None)
+def observe_end_to_end(created_at: str | None, task_type: str, priority: str, status: str) -> None:
+    """Time from submit (the record's created_at, returned by the final transition)."""
+    elapsed = seconds_since(created_at)
     if elapsed is not None:
         metrics.TASK_END_TO_END.labels(task_type, priority, status).observe(elapsed)
 
@@ -166,14 +158,10 @@ def observe_end_to_end(
 
 
 def describe_delivery(task_name: str, routing_key: str | None) -> tuple[str, str]:
-    """(type, priority) of a message; a delayed retry's key has the delay bits in front."""
+    """(type, priority) of a message, "unknown" for what is not Taskyard's."""
     task_type = _TYPES_BY_TASK_NAME.get(task_name, "unknown")
-    priority: str
-    try:
-        priority = parse_queue_name(".".join((routing_key or "").split(".")[-2:]))[1]
-    except ValueError:
-        priority = "unknown"
-    return task_type, priority
+    queue = queue_from_routing_key(routing_key)
+    return task_type, parse_queue_name(queue)[1] if queue else "unknown"
 
 
 def _on_task_received(sender: Any = None, request: Any = None, **_: Any) -> None:
