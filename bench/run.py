@@ -371,7 +371,25 @@ def wrk_argv(url: str, seconds: int, connections: int, threads: int) -> list[str
 
 
 def cpu_seconds(pids: list[int]) -> list[float]:
-    return [sum(psutil.Process(pid).cpu_times()[:2]) for pid in pids]
+    out = []
+    for pid in pids:
+        try:
+            out.append(sum(psutil.Process(pid).cpu_times()[:2]))
+        except psutil.NoSuchProcess:
+            out.append(0.0)
+    return out
+
+
+def server_pids() -> dict[str, list[int]]:
+    """RabbitMQ and Redis on this machine (shared with anything else using them: approximate)."""
+    found: dict[str, list[int]] = {"rabbitmq": [], "redis": []}
+    for proc in psutil.process_iter(["name"]):
+        name = proc.info["name"] or ""
+        if name.startswith("beam"):
+            found["rabbitmq"].append(proc.pid)
+        elif name.startswith("redis-server"):
+            found["redis"].append(proc.pid)
+    return found
 
 
 @dataclass
@@ -379,6 +397,8 @@ class WrkRun:
     result: WrkResult
     command: str
     worker_cpu_seconds: list[float]
+    # CPU ms per request: the gunicorn workers, and RabbitMQ and Redis (shared servers).
+    cpu_ms_per_request: dict[str, float]
 
 
 def run_wrk(
@@ -406,10 +426,14 @@ def run_wrk(
     say(f"wrk -c{connections} against {name} ({seconds}s), load average {load_average()}")
     workers = gunicorn_worker_pids(server)
     before = cpu_seconds(workers)
+    meter = CpuMeter({"api": workers, **server_pids()})
     done = subprocess.run(argv, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     used = [round(b - a, 1) for a, b in zip(before, cpu_seconds(workers), strict=True)]
     (run.workdir / f"wrk-{name}-c{connections}.txt").write_text(done.stdout)
-    return WrkRun(parse_wrk(done.stdout), f"BENCH_API_KEY=<key> {shlex.join(argv)}", used)
+    result = parse_wrk(done.stdout)
+    per_request = meter.per_task_ms(result.requests)
+    per_request.pop("submitter")
+    return WrkRun(result, f"BENCH_API_KEY=<key> {shlex.join(argv)}", used, per_request)
 
 
 def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
@@ -513,7 +537,10 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
         f"shares the machine's cores, and its latency includes queueing behind "
         f"{WRK_CONNECTIONS} connections. CPU seconds per gunicorn worker during the "
         f"{WRK_CONNECTIONS}-connection run: Taskyard {ours_run.worker_cpu_seconds}, minimal "
-        f"{base_run.worker_cpu_seconds} (gthread workers keep the connections they accept)"
+        f"{base_run.worker_cpu_seconds} (gthread workers keep the connections they accept); "
+        f"CPU ms per request: Taskyard {ours_run.cpu_ms_per_request}, minimal "
+        f"{base_run.cpu_ms_per_request} (RabbitMQ and Redis are shared with anything else "
+        f"running on this machine)"
     )
     report.add(
         Row(
@@ -681,7 +708,9 @@ def bench_e2e_taskyard(
     idle = tree_memory(with_children(worker.pid))
     say(f"Taskyard end to end: {E2E_TASKS} tasks over HTTP from {SUBMIT_THREADS} threads")
     run.profile("data-worker", worker.pid, 60)
-    meter = CpuMeter({"api": with_children(api.pid), "worker": with_children(worker.pid)})
+    meter = CpuMeter(
+        {"api": with_children(api.pid), "worker": with_children(worker.pid), **server_pids()}
+    )
     submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, http_submitter(api_url, "normal"))
     wait_taskyard_final(run.backends.redis, "normal", len(submitted.ids), worker)
     cpu = meter.per_task_ms(len(submitted.ids))
@@ -747,7 +776,7 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
 
         return call
 
-    meter = CpuMeter({"worker": with_children(worker.pid)})
+    meter = CpuMeter({"worker": with_children(worker.pid), **server_pids()})
     submitted = run_threads(E2E_TASKS, SUBMIT_THREADS, make)
     deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
     while int(client.get(plain_celery.DONE_KEY) or 0) < len(submitted.ids):
@@ -825,7 +854,7 @@ def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
 
     report.add(
         Row(
-            "2. CPU per task, ms (submitting client, API, worker incl. pool)",
+            "2. CPU per task, ms (API, worker incl. pool, RabbitMQ, Redis, submitting client)",
             cpu_text(ours.cpu_ms_per_task),
             cpu_text(base.cpu_ms_per_task),
             cmd=refs,

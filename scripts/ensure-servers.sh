@@ -5,6 +5,7 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 state_dir="$repo_root/.run"
+RABBITMQ_START_TIMEOUT_SECONDS=120
 mkdir -p "$state_dir"
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -32,13 +33,27 @@ wait_for_port() {
   exit 1
 }
 
+# `rabbitmqctl await_startup` fails at once while the freshly detached node has not yet
+# registered with epmd, so ping until it answers before waiting for the app to boot.
+wait_for_rabbitmq_node() {
+  for _ in $(seq 1 "$RABBITMQ_START_TIMEOUT_SECONDS"); do
+    rabbitmq-diagnostics -q ping >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! rabbitmqctl await_startup --timeout "$RABBITMQ_START_TIMEOUT_SECONDS" >/dev/null; then
+    echo "error: RabbitMQ did not start; its log follows" >&2
+    tail -n 50 /var/log/rabbitmq/*.log >&2 || true
+    exit 1
+  fi
+}
+
 ensure_rabbitmq() {
   if ! listening 5672; then
     command -v rabbitmq-server >/dev/null 2>&1 || apt_install rabbitmq-server
     rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
     echo "starting rabbitmq-server" >&2
     rabbitmq-server -detached
-    rabbitmqctl await_startup >/dev/null
+    wait_for_rabbitmq_node
   fi
   if ! listening 15672; then
     echo "enabling the RabbitMQ management plugin" >&2

@@ -42,11 +42,6 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo -n "$@"; fi
 }
 
-apt_install() {
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
-}
-
 # --- tools and images -----------------------------------------------------------
 scripts/ensure-uv.sh
 scripts/ensure-docker.sh
@@ -67,27 +62,7 @@ for port in "$api_port" "$flower_port"; do
 done
 
 # --- RabbitMQ and Redis on the host, as for `make run` -------------------------------
-if ! command -v rabbitmq-server >/dev/null 2>&1; then
-  log "installing rabbitmq-server"
-  apt_install rabbitmq-server
-fi
-if ! command -v redis-server >/dev/null 2>&1; then
-  log "installing redis-server"
-  apt_install redis-server
-fi
-if ! rabbitmq-diagnostics -q ping >/dev/null 2>&1; then
-  log "starting RabbitMQ"
-  as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
-  as_root rabbitmq-server -detached
-  as_root timeout 120 rabbitmqctl await_startup >/dev/null
-fi
-# The API and Flower read queue depths from the management API.
-port_open 15672 || as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
-if ! redis-cli ping >/dev/null 2>&1; then
-  log "starting Redis"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 >/dev/null
-  for _ in $(seq 50); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.2; done
-fi
+scripts/ensure-servers.sh
 
 # --- this run's state: everything the trap removes -----------------------------------
 workdir="$(mktemp -d /tmp/taskyard-containers.XXXXXX)"

@@ -24,6 +24,11 @@ KEDA_API_VERSIONS = (
     "keda.sh/v1alpha1/ScaledObject",
     "keda.sh/v1alpha1/TriggerAuthentication",
 )
+MONITORING_API_VERSIONS = (
+    "monitoring.coreos.com/v1",
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PodMonitor",
+)
 TASKYARD_UID = 10001
 
 # Values of the scenario matrix. The secrets below are test inputs a user would
@@ -69,6 +74,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "s3": {"values": S3_VALUES},
     "existing-secrets": {"values": EXISTING_SECRETS_VALUES},
     "kind": {"files": (KIND_VALUES,)},
+    "monitoring": {
+        "values": {
+            "monitoring": {
+                "checkCrds": False,
+                "serviceMonitor": {"enabled": True},
+                "podMonitor": {"enabled": True},
+            }
+        }
+    },
     "minimal": {
         "values": {
             "flower": {"enabled": False},

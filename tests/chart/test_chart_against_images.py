@@ -161,6 +161,7 @@ class ChartStack:
         self.flower_port = free_port()
         self.redis_port = free_port()
         self.smtp_port = free_port()
+        self.metrics_ports = {queue: free_port() for queue in QUEUE_NAMES}
         self.containers: list[str] = []
         self.processes: list[subprocess.Popen[bytes]] = []
         self.vhost_created = False
@@ -177,7 +178,13 @@ class ChartStack:
                 "retry": {"backoffBaseSeconds": 1, "backoffMaxSeconds": 4},
                 "extra": {"TASKYARD_CACHE_TTL_SECONDS": "0.5"},
             },
-            "workers": {"defaults": {"softShutdownTimeoutSeconds": 20}},
+            "workers": {
+                "defaults": {"softShutdownTimeoutSeconds": 20},
+                # Host networking: each worker's metrics port needs its own number.
+                "overrides": {
+                    queue: {"metrics": {"port": port}} for queue, port in self.metrics_ports.items()
+                },
+            },
         }
 
     def secret(self, name: str) -> dict[str, str]:
@@ -327,6 +334,23 @@ def test_flower_runs_with_basic_auth_from_the_secret(chart_stack: ChartStack):
     assert requests.get(url, timeout=10).status_code == 401
     user, _, password = chart_stack.secret("taskyard-flower")["basic-auth"].partition(":")
     assert requests.get(url, auth=(user, password), timeout=10).status_code == 200
+
+
+def test_metrics_endpoints_answer(chart_stack: ChartStack):
+    """Each worker serves Prometheus text on its metrics port (TASKYARD_WORKER_METRICS_*
+    from the render); Flower's /metrics answers with the ServiceMonitor's credentials."""
+    for queue, port in chart_stack.metrics_ports.items():
+        response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+        assert response.status_code == 200, queue
+        assert response.headers["Content-Type"].startswith("text/plain"), queue
+    flower = chart_stack.secret("taskyard-flower")
+    response = requests.get(
+        f"http://127.0.0.1:{chart_stack.flower_port}/metrics",
+        auth=(flower["username"], flower["password"]),
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert "flower_" in response.text
 
 
 def test_api_requires_the_generated_key(chart_stack: ChartStack):

@@ -320,10 +320,21 @@ def test_network_policies(default_objects):
     (rule,) = redis["ingress"]
     assert _components(rule["from"][0]) == {"api", "worker"}
 
+    # Flower and the workers: Prometheus only (monitoring.prometheusSelector), on the
+    # one port each serves metrics on; test_monitoring.py checks the details.
+    prometheus = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {},
+    }
     flower = _policy(default_objects, "taskyard-flower")
-    assert flower["policyTypes"] == ["Ingress"] and flower["ingress"] == []
+    assert flower["policyTypes"] == ["Ingress"]
+    assert flower["ingress"] == [
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [prometheus]}
+    ]
     workers = _policy(default_objects, "taskyard-workers")
-    assert workers["ingress"] == []
+    assert workers["ingress"] == [
+        {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [prometheus]}
+    ]
     api = _policy(default_objects, "taskyard-api")
     assert api["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
     # Every peer selector of the policies selects real pods of the release.
@@ -338,4 +349,5 @@ def test_flower_ingress_can_be_opened_for_monitoring(helm):
     peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
     objects = chartlib.helm_template(helm, {"flower": {"networkPolicy": {"ingressFrom": [peer]}}})
     (rule,) = _policy(objects, "taskyard-flower")["ingress"]
-    assert rule["from"] == [peer]
+    assert rule["from"][0] == peer
+    assert len(rule["from"]) == 2  # and Prometheus (monitoring.prometheusSelector)

@@ -68,6 +68,21 @@ def test_schema_accepts_every_scenario(scenario):
             "rabbitmq.consumerTimeoutMs=1000", "consumerTimeoutMs", id="consumer-timeout-too-short"
         ),
         pytest.param("externalRedis.url=http://x", "/externalRedis/url", id="redis-url-scheme"),
+        pytest.param(
+            "workers.defaults.metrics.port=70000",
+            "/workers/defaults/metrics/port",
+            id="metrics-port",
+        ),
+        pytest.param(
+            "monitoring.prometheusSelector.ipBlock.cidr=0.0.0.0/0",
+            "ipBlock",
+            id="prometheus-selector-field",
+        ),
+        pytest.param(
+            "monitoring.serviceMonitor.interval=soon",
+            "/monitoring/serviceMonitor/interval",
+            id="monitor-interval",
+        ),
     ],
 )
 def test_schema_rejects_bad_values(helm, set_args, message):

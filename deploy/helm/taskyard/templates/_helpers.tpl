@@ -150,6 +150,47 @@ true
 {{- end }}
 
 {{/*
+"true" when a Prometheus Operator kind is rendered: the cluster serves
+monitoring.coreos.com/v1 (or monitoring.checkCrds is false). Call with (list $ "ServiceMonitor").
+*/}}
+{{- define "taskyard.monitoring.crdServed" -}}
+{{- $root := index . 0 }}
+{{- if or (not $root.Values.monitoring.checkCrds) ($root.Capabilities.APIVersions.Has (printf "monitoring.coreos.com/v1/%s" (index . 1))) -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+The NetworkPolicy peer of Prometheus (monitoring.prometheusSelector), as a list item;
+empty unless monitoring.networkPolicy.allowPrometheus.
+*/}}
+{{- define "taskyard.prometheusPeer" -}}
+{{- if .Values.monitoring.networkPolicy.allowPrometheus }}
+{{- toYaml (list .Values.monitoring.prometheusSelector) }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when at least one worker Deployment serves metrics (workers.*.metrics.port > 0).
+*/}}
+{{- define "taskyard.workers.metricsEnabled" -}}
+{{- $found := false }}
+{{- range $type, $typeValues := .Values.workers.types }}
+{{- if $typeValues.enabled }}
+{{- range $priority, $_ := $.Values.workers.priorities }}
+{{- $w := include "taskyard.worker.settings" (dict "root" $ "type" $type "priority" $priority) | fromJson }}
+{{- if gt (int $w.metrics.port) 0 }}
+{{- $found = true }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $found -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
 A value of a Secret the chart generates: the value already stored in the cluster
 (lookup, so `helm upgrade` keeps it), else a new random one. Memoized per render,
 so every template that needs the same value (a password and the URL built from
