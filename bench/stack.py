@@ -212,16 +212,19 @@ class Memory:
     processes: int
     rss_mb: float
     pss_mb: float
+    largest_rss_mb: float
 
 
 def tree_memory(pids: list[int]) -> Memory:
-    """RSS and PSS summed over processes: RSS counts pages shared after fork once per process."""
-    rss = pss = 0
+    """RSS and PSS summed over processes (RSS counts pages shared after fork once per
+    process), and the RSS of the largest single process."""
+    rss = pss = largest = 0
     for pid in pids:
         info = psutil.Process(pid).memory_full_info()
         rss += info.rss
         pss += getattr(info, "pss", info.rss)
-    return Memory(len(pids), rss / 2**20, pss / 2**20)
+        largest = max(largest, info.rss)
+    return Memory(len(pids), rss / 2**20, pss / 2**20, largest / 2**20)
 
 
 def with_children(pid: int) -> list[int]:

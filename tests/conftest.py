@@ -22,14 +22,11 @@ def stack() -> Iterator[Stack]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failing test carries the logs of every stack it used (the session's or its own)."""
     outcome = yield
     report = outcome.get_result()
-    running: Stack | None = getattr(item.session, "_taskyard_stack", None)
-    if report.failed and running is not None:
-        report.sections.append(("taskyard stack logs", running.dump_logs()))
-
-
-@pytest.fixture(autouse=True)
-def _attach_stack_logs(request: pytest.FixtureRequest) -> None:
-    if "stack" in request.fixturenames:
-        request.session._taskyard_stack = request.getfixturevalue("stack")  # type: ignore[attr-defined]
+    if not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, Stack):
+            report.sections.append((f"taskyard stack logs ({name})", value.dump_logs()))

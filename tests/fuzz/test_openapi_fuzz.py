@@ -46,6 +46,7 @@ MAX_EXAMPLES = int(os.environ.get("TASKYARD_FUZZ_MAX_EXAMPLES", "30"))
 # A hard stop for the whole run; it takes about a minute on two busy cores.
 RUN_TIMEOUT_SECONDS = 240
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+HOOKS_DIR = Path(__file__).parent
 
 
 @dataclass
@@ -126,7 +127,14 @@ def test_the_api_answers_only_as_documented_and_never_5xx(target: Target) -> Non
             text=True,
             timeout=RUN_TIMEOUT_SECONDS,
             check=False,
-            env={**os.environ, "NO_COLOR": "1"},
+            env={
+                **os.environ,
+                "NO_COLOR": "1",
+                "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(HOOKS_DIR), os.environ.get("PYTHONPATH")])
+                ),
+            },
         )
     except subprocess.TimeoutExpired as error:
         partial = error.stdout.decode(errors="replace") if isinstance(error.stdout, bytes) else ""

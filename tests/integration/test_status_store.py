@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -94,7 +95,10 @@ def test_a_redelivery_after_a_crash_counts_a_new_attempt(store: StatusStore) -> 
 
 
 def test_status_indexes_follow_transitions(store: StatusStore) -> None:
-    first, second = queued(store), queued(store, priority="high", queue="data.high")
+    first = queued(store)
+    # Newest first is by creation millisecond; tasks created in the same one come in id order.
+    time.sleep(0.002)
+    second = queued(store, priority="high", queue="data.high")
     store.begin_attempt(first.id, "w")
     store.fail(first.id, {"type": "E", "message": "m", "retryable": False})
 

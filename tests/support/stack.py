@@ -338,7 +338,9 @@ class Stack:
         parts = []
         for process in [self.api, *self.workers.values()]:
             if process is not None:
-                parts.append(f"==== {process.name} ====\n{process.log_text()[-3000:]}")
+                exit_code = process.process.poll() if process.process else None
+                state = "running" if exit_code is None else f"exited with {exit_code}"
+                parts.append(f"==== {process.name} ({state}) ====\n{process.log_text()[-3000:]}")
         return "\n".join(parts)
 
 

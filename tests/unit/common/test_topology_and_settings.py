@@ -41,6 +41,12 @@ def test_celery_app_is_json_only_with_late_acks() -> None:
     assert conf.broker_transport_options["confirm_publish"] is True
 
 
+def test_workers_reconnect_after_connection_and_channel_errors() -> None:
+    conf = create_celery_app("t", Settings()).conf
+    assert conf.broker_connection_max_retries is None
+    assert conf.broker_channel_error_retry is True
+
+
 def test_settings_read_the_taskyard_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     keys_file = tmp_path / "keys"
     keys_file.write_text("k2\n\n k3 \n")

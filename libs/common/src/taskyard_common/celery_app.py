@@ -48,6 +48,9 @@ def create_celery_app(main: str, settings: Settings) -> Celery:
         broker_heartbeat=BROKER_HEARTBEAT_SECONDS,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        # Right after a broker restart a quorum queue can still be recovering, and declaring or
+        # consuming it fails with a channel error: retry as for a lost connection, not exit.
+        broker_channel_error_retry=True,
         broker_pool_limit=10,
         worker_send_task_events=True,
         task_send_sent_event=False,
