@@ -23,6 +23,10 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             routing_key=record.queue,
             exchange=topology.EXCHANGE_NAME,
             ignore_result=True,
+            # Celery would otherwise repr the payload into the message headers, its events and
+            # Flower: addresses and bodies stay in the body, and the repr costs a walk per submit.
+            argsrepr="()",
+            kwargsrepr=f"{{'payload': <{record.type}>, 'max_retries': {record.max_retries}}}",
         )
     except (OperationalError, KombuError, OSError, ConnectionError) as error:
         raise BackendUnavailable("rabbitmq", error) from error

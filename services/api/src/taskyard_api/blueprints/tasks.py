@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
+from taskyard_api import http_metrics
 from taskyard_api.auth import caller_identity
 from taskyard_api.errors import ApiError
 from taskyard_api.models import UUID_REGEX, ErrorResponse, SubmitHeaders, TaskPath
@@ -104,6 +105,7 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
         if scope:
             found.store.release_idempotency_key(scope)
         raise
+    http_metrics.count_submitted(record.type, record.priority)
     log.info(
         "task_submitted",
         task_id=task_id,
