@@ -6,6 +6,8 @@ from pydantic import ValidationError
 from taskyard_common.contracts import parse_submission
 from taskyard_common.contracts.data import AggregateOp, DataPayload
 
+_RECORDS = {"input": {"records": [{"x": 1}]}}
+
 
 def test_data_submission_defaults() -> None:
     submission = parse_submission({"type": "data", "payload": {"input": {"records": []}}})
@@ -48,3 +50,15 @@ def test_input_is_records_or_a_stored_file_never_a_path() -> None:
     with pytest.raises(ValidationError):
         DataPayload.model_validate({"input": {"file_id": "a" * 32, "format": "xlsx"}})
     DataPayload.model_validate({"input": {"file_id": "a" * 32, "format": "parquet"}})
+
+
+@pytest.mark.parametrize("value", [True, False, "3", 2.5, -1, 101])
+def test_max_retries_is_a_whole_number_in_range(value: object) -> None:
+    with pytest.raises(ValidationError):
+        parse_submission({"type": "data", "payload": _RECORDS, "max_retries": value})
+
+
+def test_max_retries_is_taken_as_given() -> None:
+    assert (
+        parse_submission({"type": "data", "payload": _RECORDS, "max_retries": 3}).max_retries == 3
+    )

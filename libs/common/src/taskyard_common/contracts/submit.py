@@ -21,8 +21,13 @@ MAX_CURSOR_CHARS = 200
 
 class _Submission(StrictModel):
     priority: Priority = DEFAULT_PRIORITY
+    # Strict: `true` or "3" is a client mistake, not a retry budget of 1 or 3.
     max_retries: int | None = Field(
-        default=None, ge=0, le=MAX_RETRIES_LIMIT, description="defaults to the server setting"
+        default=None,
+        ge=0,
+        le=MAX_RETRIES_LIMIT,
+        strict=True,
+        description="defaults to the server setting",
     )
 
 
