@@ -66,3 +66,12 @@ def create_celery_app(main: str, settings: Settings) -> Celery:
         enable_utc=True,
     )
     return app
+
+
+def task_kwargs_repr(task_type: str, max_retries: int | None) -> str:
+    """What Celery shows of a task's kwargs in its headers, events and Flower.
+
+    Never the payload: it can hold addresses and mail bodies, and Celery would walk it
+    with saferepr on every publish.
+    """
+    return f"{{'payload': <{task_type}>, 'max_retries': {max_retries}}}"

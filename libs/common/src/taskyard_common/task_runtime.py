@@ -19,6 +19,7 @@ from celery.exceptions import Reject, Retry
 from pydantic import ValidationError
 
 from taskyard_common import metrics, worker_monitoring
+from taskyard_common.celery_app import task_kwargs_repr
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common.logs import get_logger
@@ -158,7 +159,9 @@ def register_task(
                     next_retry_at=next_retry_at,
                     max_retries=budget,
                 )
-                raise _publish_retry(self, queue, delay) from error
+                raise _publish_retry(
+                    self, queue, delay, task_kwargs_repr(task_type, max_retries)
+                ) from error
             if retryable:
                 info["message"] = f"gave up after {attempt} attempts: {info['message']}"
             _finish_failed(store, task_id, info, log, task_type, priority)
@@ -177,14 +180,20 @@ def register_task(
     return run
 
 
-def _publish_retry(task: Task, queue: str, delay: int) -> BaseException:
+def _publish_retry(task: Task, queue: str, delay: int, kwargs_repr: str) -> BaseException:
     """The retry message, published to the task's own queue through the delay exchanges.
 
     Should publishing fail, the delivery is rejected with requeue, so the task runs
     again sooner than planned rather than never.
     """
     try:
-        return task.retry(countdown=delay, max_retries=None, queue=queue)
+        return task.retry(
+            countdown=delay,
+            max_retries=None,
+            queue=queue,
+            argsrepr="()",
+            kwargsrepr=kwargs_repr,
+        )
     except Retry as retry:
         return retry
     except Exception as error:

@@ -9,6 +9,7 @@ from kombu.exceptions import KombuError, OperationalError
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.services import Services
 from taskyard_common import topology
+from taskyard_common.celery_app import task_kwargs_repr
 from taskyard_common.records import TaskRecord
 
 
@@ -23,10 +24,8 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             routing_key=record.queue,
             exchange=topology.EXCHANGE_NAME,
             ignore_result=True,
-            # Celery would otherwise repr the payload into the message headers, its events and
-            # Flower: addresses and bodies stay in the body, and the repr costs a walk per submit.
             argsrepr="()",
-            kwargsrepr=f"{{'payload': <{record.type}>, 'max_retries': {record.max_retries}}}",
+            kwargsrepr=task_kwargs_repr(record.type, record.max_retries),
         )
     except (OperationalError, KombuError, OSError, ConnectionError) as error:
         raise BackendUnavailable("rabbitmq", error) from error

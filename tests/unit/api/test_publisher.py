@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from taskyard_api.publisher import publish
+from taskyard_common.records import TaskRecord
+
+
+def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+    services = SimpleNamespace(
+        celery=SimpleNamespace(send_task=lambda name, **options: sent.append((name, options)))
+    )
+    record = TaskRecord.model_validate(
+        {
+            "id": "0b4c7a1e-7d7c-4a47-9a55-7d4b3b0f1a11",
+            "type": "email",
+            "priority": "high",
+            "queue": "email.high",
+            "status": "QUEUED",
+            "max_retries": 3,
+            "created_at": "2026-11-28T12:00:00.000Z",
+            "history": [{"status": "QUEUED", "at": "2026-11-28T12:00:00.000Z"}],
+        }
+    )
+    payload = {"to": ["ada@example.com"], "subject": "s", "text": "secret body"}
+
+    publish(services, record, payload)  # type: ignore[arg-type]
+
+    name, options = sent[0]
+    assert name == "taskyard.email.send"
+    assert options["kwargs"] == {"payload": payload, "max_retries": 3}
+    assert (options["queue"], options["routing_key"]) == ("email.high", "email.high")
+    assert options["argsrepr"] == "()"
+    assert options["kwargsrepr"] == "{'payload': <email>, 'max_retries': 3}"
