@@ -35,6 +35,11 @@ from taskyard_common.topology import (
 )
 
 MAX_ERROR_MESSAGE_CHARS = 2000
+# When a retry cannot be published the delivery goes back to the queue and comes straight
+# back: pausing first keeps a broker that delivers but refuses publishes (a missing delay
+# exchange, a resource alarm) from turning retries into a tight loop against the failing
+# service.
+RETRY_PUBLISH_FAILURE_PAUSE_MAX_SECONDS = 5
 logger = get_logger("taskyard.task")
 
 
@@ -183,7 +188,8 @@ def register_task(
 def _publish_retry(task: Task, queue: str, delay: int, kwargs_repr: str) -> BaseException:
     """The retry message, published to the task's own queue through the delay exchanges.
 
-    Should publishing fail, the delivery is rejected with requeue, so the task runs
+    Should publishing fail, the delivery is rejected with requeue after a pause of the
+    planned delay (at most RETRY_PUBLISH_FAILURE_PAUSE_MAX_SECONDS), so the task runs
     again sooner than planned rather than never.
     """
     try:
@@ -197,7 +203,14 @@ def _publish_retry(task: Task, queue: str, delay: int, kwargs_repr: str) -> Base
     except Retry as retry:
         return retry
     except Exception as error:
-        logger.error("task_retry_publish_failed", task_id=task.request.id, error=str(error))
+        pause = min(delay, RETRY_PUBLISH_FAILURE_PAUSE_MAX_SECONDS)
+        logger.error(
+            "task_retry_publish_failed",
+            task_id=task.request.id,
+            error=str(error),
+            requeue_after_seconds=pause,
+        )
+        time.sleep(pause)
         return Reject(reason=f"retry not published: {error}", requeue=True)
 
 

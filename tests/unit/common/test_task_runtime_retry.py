@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from celery.exceptions import Reject, Retry
+
+from taskyard_common import task_runtime
+
+
+class _Task:
+    def __init__(self, outcome: BaseException) -> None:
+        self.request = SimpleNamespace(id="t-1")
+        self.outcome = outcome
+        self.options: dict[str, Any] = {}
+
+    def retry(self, **options: Any) -> BaseException:
+        self.options = options
+        raise self.outcome
+
+
+def test_a_published_retry_is_returned_to_be_raised() -> None:
+    task = _Task(Retry("later"))
+    outcome = task_runtime._publish_retry(task, "email.high", 4, "{'payload': <email>}")  # type: ignore[arg-type]
+    assert isinstance(outcome, Retry)
+    assert task.options["countdown"] == 4
+    assert task.options["queue"] == "email.high"
+    assert task.options["kwargsrepr"] == "{'payload': <email>}"
+
+
+@pytest.mark.parametrize(("delay", "pause"), [(2, 2), (60, 5)])
+def test_an_unpublished_retry_requeues_after_a_bounded_pause(
+    monkeypatch: pytest.MonkeyPatch, delay: int, pause: int
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(task_runtime.time, "sleep", slept.append)
+    outcome = task_runtime._publish_retry(
+        _Task(ConnectionError("broker refused")),  # type: ignore[arg-type]
+        "email.high",
+        delay,
+        "{}",
+    )
+    assert isinstance(outcome, Reject) and outcome.requeue
+    assert slept == [pause]
