@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from support.stack import Stack, cleanup_workdir, start_stack
+from support.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    workdir = Path(tempfile.mkdtemp(prefix="taskyard-stack-"))
-    started = start_stack(workdir)
-    yield started
-    started.stop()
-    cleanup_workdir(workdir)
+    with running_stack("stack") as started:
+        yield started
 
 
 @pytest.hookimpl(hookwrapper=True)

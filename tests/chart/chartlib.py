@@ -30,6 +30,11 @@ MONITORING_API_VERSIONS = (
     "monitoring.coreos.com/v1/PodMonitor",
 )
 TASKYARD_UID = 10001
+# monitoring.prometheusSelector's default: the NetworkPolicy peer of Prometheus.
+PROMETHEUS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {},
+}
 
 # Values of the scenario matrix. The secrets below are test inputs a user would
 # give, never chart defaults.
@@ -125,6 +130,7 @@ def template_args(
     value_files: tuple[Path, ...] | list[Path] = (),
     keda_crds: bool = True,
     extra: tuple[str, ...] = (),
+    monitoring_crds: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Arguments of `helm template` and the temporary files they use."""
     args = [
@@ -144,9 +150,11 @@ def template_args(
             yaml.safe_dump(values, handle)
         temp_files.append(handle.name)
         args += ["--values", handle.name]
-    if keda_crds:
-        for api_version in KEDA_API_VERSIONS:
-            args += ["--api-versions", api_version]
+    served = (KEDA_API_VERSIONS if keda_crds else ()) + (
+        MONITORING_API_VERSIONS if monitoring_crds else ()
+    )
+    for api_version in served:
+        args += ["--api-versions", api_version]
     return args + list(extra), temp_files
 
 
@@ -156,8 +164,9 @@ def helm_template_raw(
     value_files: tuple[Path, ...] | list[Path] = (),
     keda_crds: bool = True,
     extra: tuple[str, ...] = (),
+    monitoring_crds: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    args, temp_files = template_args(values, value_files, keda_crds, extra)
+    args, temp_files = template_args(values, value_files, keda_crds, extra, monitoring_crds)
     try:
         return helm_run(helm, *args, check=False)
     finally:
@@ -171,11 +180,22 @@ def helm_template(
     value_files: tuple[Path, ...] | list[Path] = (),
     keda_crds: bool = True,
     extra: tuple[str, ...] = (),
+    monitoring_crds: bool = False,
 ) -> list[dict[str, Any]]:
-    result = helm_template_raw(helm, values, value_files, keda_crds, extra)
+    result = helm_template_raw(helm, values, value_files, keda_crds, extra, monitoring_crds)
     if result.returncode != 0:
         raise AssertionError(f"helm template failed:\n{result.stderr}")
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def install_notes(helm: str, *set_args: str) -> str:
+    """The NOTES.txt of `helm install --dry-run=client` (no cluster), with --set arguments."""
+    args = ["install", RELEASE, str(CHART_DIR), "--namespace", NAMESPACE, "--dry-run=client"]
+    for set_arg in set_args:
+        args += ["--set", set_arg]
+    result = helm_run(helm, *args, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("NOTES:", 1)[1]
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

@@ -20,10 +20,7 @@ from taskyard_common.topology import QUEUE_NAMES
 
 METRICS_PORT = 9101
 MONITORS_ON = {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}
-PROMETHEUS = {
-    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-    "podSelector": {},
-}
+PROMETHEUS = chartlib.PROMETHEUS_PEER
 MONITOR_KINDS = ("ServiceMonitor", "PodMonitor")
 
 # -- structural schema of the monitoring.coreos.com/v1 objects the chart renders -------
@@ -129,11 +126,7 @@ def render_monitoring(helm, values=None, crds=False, check_crds=False):
             merged["monitoring"] = {**monitoring, **value}
         else:
             merged[key] = value
-    extra: tuple[str, ...] = ()
-    if crds:
-        for api_version in chartlib.MONITORING_API_VERSIONS:
-            extra += ("--api-versions", api_version)
-    return chartlib.helm_template(helm, merged, extra=extra)
+    return chartlib.helm_template(helm, merged, monitoring_crds=crds)
 
 
 def monitors(objects):
@@ -216,23 +209,13 @@ def _ingress(objects, name):
     return chartlib.named(objects, "NetworkPolicy", name)["spec"]["ingress"]
 
 
-def test_only_prometheus_reaches_worker_and_flower_metrics(default_objects):
-    assert _ingress(default_objects, "taskyard-workers") == [
-        {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [PROMETHEUS]}
-    ]
-    # Flower's UI and /metrics share a port: Prometheus only, never every source
-    # (people use kubectl port-forward, which NetworkPolicies do not apply to).
-    flower = _ingress(default_objects, "taskyard-flower")
-    assert flower == [{"ports": [{"port": "http", "protocol": "TCP"}], "from": [PROMETHEUS]}]
-    # The API's port stays open to every client, so /metrics too.
-    assert _ingress(default_objects, "taskyard-api") == [
-        {"ports": [{"port": "http", "protocol": "TCP"}]}
-    ]
-    # Named ports the policies use exist on the pods they select.
+def test_flower_policy_port_exists_on_the_flower_pod(default_objects):
+    # The default policies themselves (Prometheus only to Flower and the workers, the API
+    # open) are asserted in test_security.py::test_network_policies.
+    (rule,) = _ingress(default_objects, "taskyard-flower")
     flower_pod = chartlib.named(default_objects, "Deployment", "taskyard-flower")
-    assert {
-        p["name"] for p in flower_pod["spec"]["template"]["spec"]["containers"][0]["ports"]
-    } == {"http"}
+    ports = {p["name"] for p in flower_pod["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert {p["port"] for p in rule["ports"]} == ports == {"http"}
 
 
 def test_restricted_api_admits_prometheus(helm):
@@ -285,10 +268,7 @@ def test_no_monitors_by_default(render, scenario):
 
 
 def test_no_monitors_when_disabled_even_with_the_crds(helm):
-    extra: tuple[str, ...] = ()
-    for api_version in chartlib.MONITORING_API_VERSIONS:
-        extra += ("--api-versions", api_version)
-    assert not monitors(chartlib.helm_template(helm, extra=extra))
+    assert not monitors(chartlib.helm_template(helm, monitoring_crds=True))
 
 
 def test_monitors_need_the_crds_unless_check_is_off(helm):
@@ -425,18 +405,7 @@ def test_no_flower_monitor_without_flower(helm):
 
 
 def test_notes_warn_when_monitors_lack_the_crds(helm):
-    result = chartlib.helm_run(
-        helm,
-        "install",
-        chartlib.RELEASE,
-        str(chartlib.CHART_DIR),
-        "--namespace",
-        chartlib.NAMESPACE,
-        "--dry-run=client",
-        "--set",
-        "monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true",
-        check=False,
+    notes = chartlib.install_notes(
+        helm, "monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true"
     )
-    assert result.returncode == 0, result.stderr
-    notes = result.stdout.split("NOTES:", 1)[1]
     assert "ServiceMonitor and PodMonitor objects but this cluster does not serve" in notes

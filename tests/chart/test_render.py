@@ -183,18 +183,7 @@ def test_helm_test_hook(default_objects):
 
 
 def test_notes_print_port_forward_and_credentials(helm):
-    result = chartlib.helm_run(
-        helm,
-        "install",
-        chartlib.RELEASE,
-        str(chartlib.CHART_DIR),
-        "--namespace",
-        chartlib.NAMESPACE,
-        "--dry-run=client",
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    notes = result.stdout.split("NOTES:", 1)[1]
+    notes = chartlib.install_notes(helm)
     assert "kubectl --namespace taskyard port-forward svc/taskyard-api 8000:8000" in notes
     assert "kubectl --namespace taskyard port-forward svc/taskyard-flower 5555:5555" in notes
     assert "get secret taskyard-api-keys -o jsonpath='{.data.api-keys}' | base64 -d" in notes

@@ -322,10 +322,7 @@ def test_network_policies(default_objects):
 
     # Flower and the workers: Prometheus only (monitoring.prometheusSelector), on the
     # one port each serves metrics on; test_monitoring.py checks the details.
-    prometheus = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-        "podSelector": {},
-    }
+    prometheus = chartlib.PROMETHEUS_PEER
     flower = _policy(default_objects, "taskyard-flower")
     assert flower["policyTypes"] == ["Ingress"]
     assert flower["ingress"] == [

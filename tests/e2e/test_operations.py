@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from support.client import ApiClient
+from support.polling import eventually
 from taskyard_common.topology import QUEUE_NAMES
 
 CONSUMER_STATS_WAIT_SECONDS = 15
@@ -27,19 +26,17 @@ def test_openapi_document_and_docs_page(api: ApiClient) -> None:
 
 
 def test_queues_lists_all_nine(api: ApiClient) -> None:
-    # RabbitMQ's management API refreshes consumer counts every few seconds: a worker that
-    # has just started may not be counted yet.
-    deadline = time.monotonic() + CONSUMER_STATS_WAIT_SECONDS
-    while True:
+    def listed() -> None:
         response = api.get("/api/queues")
         assert response.status_code == 200
         queues = response.json()["queues"]
         assert [q["name"] for q in queues] == list(QUEUE_NAMES)
         data_high = next(q for q in queues if q["name"] == "data.high")
-        if data_high["consumers"] >= 1 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert data_high["consumers"] >= 1
+        assert data_high["consumers"] >= 1
+
+    # RabbitMQ's management API refreshes consumer counts every few seconds: a worker that
+    # has just started may not be counted yet.
+    eventually(listed, CONSUMER_STATS_WAIT_SECONDS)
 
 
 def test_workers_lists_the_data_workers(api: ApiClient) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from support import servers
 from support.private_servers import PrivateRabbitMQ, PrivateRedis
-from support.stack import Stack, cleanup_workdir
+from support.stack import Stack, cleanup_workdir, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -37,23 +37,13 @@ def fault_stack(fault_servers: tuple[PrivateRabbitMQ, PrivateRedis]) -> Iterator
         redis_host="127.0.0.1",
         redis_port=redis_server.port,
     )
-    workdir = Path(tempfile.mkdtemp(prefix="taskyard-fault-stack-"))
-    stack = Stack.create(
-        workdir,
+    with running_stack(
+        "fault-stack",
         {"TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "15", "TASKYARD_WORKER_CONCURRENCY": "2"},
+        queues=["data.high", "data.normal", "email.high", "email.normal", "email.low"],
         endpoints=endpoints,
-    )
-    try:
-        stack.start_api()
-        for queue in ("data.high", "data.normal", "email.high", "email.normal", "email.low"):
-            stack.start_worker(queue)
-    except Exception:
-        print(stack.dump_logs())
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
-    cleanup_workdir(workdir)
+    ) as stack:
+        yield stack
 
 
 def report_lost(name: str, lost: int, accepted: int) -> None:

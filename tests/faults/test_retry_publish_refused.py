@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from faults.conftest import report_lost
 from support.client import ApiClient
-from support.stack import Stack, cleanup_workdir, management
+from support.stack import Stack, management, running_stack
 
 FAILING_SECONDS = 8
 # Celery's native delayed delivery publishes a retry to the top of its chain of delay exchanges.
@@ -21,18 +19,8 @@ DELAY_EXCHANGE = "celery_delayed_27"
 
 @pytest.fixture
 def email_stack() -> Iterator[Stack]:
-    workdir = Path(tempfile.mkdtemp(prefix="taskyard-publish-refused-"))
-    stack = Stack.create(workdir)
-    try:
-        stack.start_api()
-        stack.start_worker("email.high")
-    except Exception:
-        print(stack.dump_logs())
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
-    cleanup_workdir(workdir)
+    with running_stack("publish-refused", queues=["email.high"]) as stack:
+        yield stack
 
 
 def _log_events(stack: Stack, event: str) -> list[dict]:

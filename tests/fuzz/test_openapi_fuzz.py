@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from support.stack import Stack, cleanup_workdir
+from support.stack import cleanup_workdir, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -65,15 +65,9 @@ def target() -> Iterator[Target]:
         cleanup_workdir(workdir)
         return
     key = f"fuzz-{secrets.token_urlsafe(24)}"
-    stack = Stack.create(
-        workdir, {"TASKYARD_API_KEYS": key, "TASKYARD_RATE_LIMIT": "1000000/minute"}
+    stack = start_stack(
+        workdir, {"TASKYARD_API_KEYS": key, "TASKYARD_RATE_LIMIT": "1000000/minute"}, queues=[]
     )
-    try:
-        stack.start_api()
-    except Exception:
-        print(stack.dump_logs())
-        stack.stop()
-        raise
     yield Target(stack.base_url, key, workdir)
     stack.stop()
     cleanup_workdir(workdir)

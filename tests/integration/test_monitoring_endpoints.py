@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from urllib.parse import quote
 
@@ -11,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.client import ApiClient
+from support.polling import eventually
 from support.stack import Stack, available_task_types, management
 from taskyard_common import topology
 
@@ -31,17 +31,6 @@ def scrape(api: ApiClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
-
-
-def eventually(check, timeout_seconds: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

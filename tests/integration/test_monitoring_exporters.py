@@ -7,7 +7,6 @@ set, and a Flower of our own runs against the stack; both are put back as they w
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.client import ApiClient
+from support.polling import eventually
 from support.servers import free_port
 from support.stack import BIN, ManagedProcess, Stack, available_task_types
 from taskyard_common import topology
@@ -38,17 +38,6 @@ def samples(text: str) -> Samples:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
-
-
-def eventually(check, timeout_seconds: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_seconds
-    while True:
-        try:
-            return check()
-        except (AssertionError, requests.RequestException):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def body(payload: dict[str, Any], **extra: Any) -> dict[str, Any]:

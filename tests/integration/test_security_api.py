@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from support.client import ApiClient
-from support.stack import Stack, cleanup_workdir
+from support.stack import Stack, cleanup_workdir, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -33,26 +33,21 @@ KEYS = [f"test-key-{index}-{secrets.token_urlsafe(18)}" for index in range(8)]
 @pytest.fixture(scope="module")
 def secured() -> Iterator[Stack]:
     workdir = Path(tempfile.mkdtemp(prefix="taskyard-security-api-"))
-    stack = Stack.create(
+    # The rest come from a file, as the chart mounts them from a Secret.
+    key_file = workdir / "api-keys"
+    key_file.write_text("\n".join(KEYS[4:]) + "\n", encoding="utf-8")
+    stack = start_stack(
         workdir,
         {
             "TASKYARD_API_KEYS": ",".join(KEYS[:4]),
+            "TASKYARD_API_KEYS_FILE": str(key_file),
             "TASKYARD_RATE_LIMIT": f"{RATE_LIMIT_PER_MINUTE}/minute",
             "TASKYARD_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
             "TASKYARD_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             "TASKYARD_MAX_DATA_RECORDS": str(MAX_DATA_RECORDS),
         },
+        queues=[],
     )
-    # The rest come from a file, as the chart mounts them from a Secret.
-    key_file = workdir / "api-keys"
-    key_file.write_text("\n".join(KEYS[4:]) + "\n", encoding="utf-8")
-    stack.env["TASKYARD_API_KEYS_FILE"] = str(key_file)
-    try:
-        stack.start_api()
-    except Exception:
-        print(stack.dump_logs())
-        stack.stop()
-        raise
     yield stack
     stack.stop()
     cleanup_workdir(workdir)

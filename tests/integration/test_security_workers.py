@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from support.client import ApiClient
-from support.stack import Stack, cleanup_workdir
+from support.stack import Stack, cleanup_workdir, start_stack
 from taskyard_common import topology
 
 pytestmark = pytest.mark.integration
@@ -44,14 +44,7 @@ def workdir() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def stack(workdir: Path) -> Iterator[Stack]:
-    stack = Stack.create(workdir, {"TASKYARD_RATE_LIMIT": "off"})
-    try:
-        stack.start_api()
-        stack.start_worker(DATA_QUEUE)
-    except Exception:
-        print(stack.dump_logs())
-        stack.stop()
-        raise
+    stack = start_stack(workdir, {"TASKYARD_RATE_LIMIT": "off"}, queues=[DATA_QUEUE])
     yield stack
     stack.stop()
 

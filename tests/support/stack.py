@@ -14,8 +14,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -246,6 +248,18 @@ class Stack:
         raise RuntimeError("API not ready in time")
 
     def start_worker(self, queue: str, extra_env: dict[str, str] | None = None) -> ManagedProcess:
+        worker = self._spawn_worker(queue, extra_env)
+        self.wait_consuming(queue)
+        return worker
+
+    def start_workers(self, queues: list[str]) -> None:
+        """Start the workers side by side, then wait until each consumes its queue."""
+        for queue in queues:
+            self._spawn_worker(queue)
+        for queue in queues:
+            self.wait_consuming(queue)
+
+    def _spawn_worker(self, queue: str, extra_env: dict[str, str] | None = None) -> ManagedProcess:
         task_type, priority = topology.parse_queue_name(queue)
         worker = ManagedProcess(
             queue,
@@ -255,7 +269,6 @@ class Stack:
         )
         worker.start()
         self.workers[queue] = worker
-        self.wait_consuming(queue)
         return worker
 
     def wait_consuming(self, queue: str, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:
@@ -293,27 +306,6 @@ class Stack:
     def consumers(self, queue: str) -> int:
         return self.queue_stats(queue)["consumers"]
 
-    def start_all_workers(self) -> None:
-        queues = [
-            topology.queue_name(t, p)  # type: ignore[arg-type]
-            for t in available_task_types()
-            for p in topology.PRIORITIES
-        ]
-        started = []
-        for queue in queues:
-            task_type, priority = topology.parse_queue_name(queue)
-            worker = ManagedProcess(
-                queue,
-                [str(worker_command(task_type)), "--priority", priority],
-                self.env,
-                self.workdir / f"worker-{queue}.log",
-            )
-            worker.start()
-            self.workers[queue] = worker
-            started.append(queue)
-        for queue in started:
-            self.wait_consuming(queue)
-
     def stop_worker(self, queue: str) -> int | None:
         worker = self.workers.pop(queue)
         return worker.stop()
@@ -344,18 +336,52 @@ class Stack:
         return "\n".join(parts)
 
 
+def all_queues() -> list[str]:
+    """The queues of every worker service installed in this environment."""
+    return [
+        topology.queue_name(task_type, priority)  # type: ignore[arg-type]
+        for task_type in available_task_types()
+        for priority in topology.PRIORITIES
+    ]
+
+
 def start_stack(
-    workdir: Path, *, endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    queues: list[str] | None = None,
+    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS,
 ) -> Stack:
-    stack = Stack.create(workdir, endpoints=endpoints)
+    """The API and a worker per queue (every queue by default), or the logs and a clean stop."""
+    stack = Stack.create(workdir, extra_env, endpoints=endpoints)
     try:
         stack.start_api()
-        stack.start_all_workers()
+        stack.start_workers(all_queues() if queues is None else queues)
     except Exception:
         print(stack.dump_logs(), file=sys.stderr)
         stack.stop()
         raise
     return stack
+
+
+@contextlib.contextmanager
+def running_stack(
+    name: str,
+    extra_env: dict[str, str] | None = None,
+    *,
+    queues: list[str] | None = None,
+    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS,
+) -> Iterator[Stack]:
+    """start_stack in a fresh working folder, stopped and removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"taskyard-{name}-"))
+    try:
+        stack = start_stack(workdir, extra_env, queues=queues, endpoints=endpoints)
+        try:
+            yield stack
+        finally:
+            stack.stop()
+    finally:
+        cleanup_workdir(workdir)
 
 
 def cleanup_workdir(workdir: Path) -> None:

@@ -68,10 +68,14 @@ def create_celery_app(main: str, settings: Settings) -> Celery:
     return app
 
 
-def task_kwargs_repr(task_type: str, max_retries: int | None) -> str:
-    """What Celery shows of a task's kwargs in its headers, events and Flower.
+def task_reprs(task_type: str, max_retries: int | None) -> dict[str, str]:
+    """The argsrepr and kwargsrepr publishing options: what Celery shows of a task's
+    arguments in its headers, events and Flower.
 
     Never the payload: it can hold addresses and mail bodies, and Celery would walk it
     with saferepr on every publish.
     """
-    return f"{{'payload': <{task_type}>, 'max_retries': {max_retries}}}"
+    return {
+        "argsrepr": "()",
+        "kwargsrepr": f"{{'payload': <{task_type}>, 'max_retries': {max_retries}}}",
+    }

@@ -19,7 +19,7 @@ from celery.exceptions import Reject, Retry
 from pydantic import ValidationError
 
 from taskyard_common import metrics, worker_monitoring
-from taskyard_common.celery_app import task_kwargs_repr
+from taskyard_common.celery_app import task_reprs
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common.logs import get_logger
@@ -165,7 +165,7 @@ def register_task(
                     max_retries=budget,
                 )
                 raise _publish_retry(
-                    self, queue, delay, task_kwargs_repr(task_type, max_retries)
+                    self, queue, delay, task_reprs(task_type, max_retries), log
                 ) from error
             if retryable:
                 info["message"] = f"gave up after {attempt} attempts: {info['message']}"
@@ -185,7 +185,9 @@ def register_task(
     return run
 
 
-def _publish_retry(task: Task, queue: str, delay: int, kwargs_repr: str) -> BaseException:
+def _publish_retry(
+    task: Task, queue: str, delay: int, reprs: dict[str, str], log: Any
+) -> BaseException:
     """The retry message, published to the task's own queue through the delay exchanges.
 
     Should publishing fail, the delivery is rejected with requeue after a pause of the
@@ -193,20 +195,14 @@ def _publish_retry(task: Task, queue: str, delay: int, kwargs_repr: str) -> Base
     again sooner than planned rather than never.
     """
     try:
-        return task.retry(
-            countdown=delay,
-            max_retries=None,
-            queue=queue,
-            argsrepr="()",
-            kwargsrepr=kwargs_repr,
-        )
+        return task.retry(countdown=delay, max_retries=None, queue=queue, **reprs)
     except Retry as retry:
         return retry
     except Exception as error:
         pause = min(delay, RETRY_PUBLISH_FAILURE_PAUSE_MAX_SECONDS)
-        logger.error(
+        log.error(
             "task_retry_publish_failed",
-            task_id=task.request.id,
+            error_type=error_type_name(error),
             error=str(error),
             requeue_after_seconds=pause,
         )

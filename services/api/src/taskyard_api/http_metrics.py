@@ -20,7 +20,6 @@ HTTP_REQUESTS = Counter(
 )
 # Labels a client chooses must not grow without bound: any other method counts as "other".
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-SUBMITTED_LABELS = "taskyard_submitted_labels"
 
 
 def install(app: Flask) -> None:
@@ -33,13 +32,11 @@ def install(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         method = request.method if request.method in KNOWN_METHODS else "other"
         HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
-        submitted = g.get(SUBMITTED_LABELS)
-        if submitted is not None and response.status_code == 202:
+        if request.endpoint == "tasks.submit_task" and response.status_code == 202:
             SUBMIT_LATENCY.observe(time.perf_counter() - g.get("request_started", 0.0))
-            TASKS_SUBMITTED.labels(*submitted).inc()
         return response
 
 
 def count_submitted(task_type: str, priority: str) -> None:
-    """Called by the submit view: the labels come from the task, not from re-reading the body."""
-    setattr(g, SUBMITTED_LABELS, (task_type, priority))
+    """Called by the submit view once the task is queued: the labels come from the task."""
+    TASKS_SUBMITTED.labels(task_type, priority).inc()

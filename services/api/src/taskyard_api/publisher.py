@@ -9,7 +9,7 @@ from kombu.exceptions import KombuError, OperationalError
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.services import Services
 from taskyard_common import topology
-from taskyard_common.celery_app import task_kwargs_repr
+from taskyard_common.celery_app import task_reprs
 from taskyard_common.records import TaskRecord
 
 
@@ -24,8 +24,7 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             routing_key=record.queue,
             exchange=topology.EXCHANGE_NAME,
             ignore_result=True,
-            argsrepr="()",
-            kwargsrepr=task_kwargs_repr(record.type, record.max_retries),
+            **task_reprs(record.type, record.max_retries),
         )
     except (OperationalError, KombuError, OSError, ConnectionError) as error:
         raise BackendUnavailable("rabbitmq", error) from error
