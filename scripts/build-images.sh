@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Build the service images as taskyard/<name>:<version> (version from
-# services/<name>/pyproject.toml), from the repository root.
+# services/<name>/pyproject.toml), from the repository root's one Dockerfile
+# (the build argument SERVICE and the target <name> pick the service).
+# TASKYARD_IMAGE_PREFIX replaces "taskyard/" in the tags (parallel builds on one
+# Docker daemon keep apart that way).
 #
 #   scripts/build-images.sh                # all four
 #   scripts/build-images.sh api data-worker
@@ -29,8 +32,9 @@ else
   images=("${all_images[@]}")
 fi
 for name in "${images[@]}"; do
-  [[ -f "services/$name/Dockerfile" ]] || { echo "no services/$name/Dockerfile" >&2; exit 2; }
+  [[ " ${all_images[*]} " == *" $name "* ]] || { echo "no service $name: one of ${all_images[*]}" >&2; exit 2; }
 done
+prefix="${TASKYARD_IMAGE_PREFIX:-taskyard}"
 
 scripts/ensure-docker.sh
 
@@ -80,14 +84,16 @@ total_start=$SECONDS
 for name in "${images[@]}"; do
   version="$(project_version "services/$name/pyproject.toml")"
   [[ -n "$version" ]] || { echo "no version in services/$name/pyproject.toml" >&2; exit 1; }
-  tag="taskyard/$name:$version"
+  tag="$prefix/$name:$version"
   tags[$name]="$tag"
-  log="$logdir/taskyard-build-$name.log"
+  log="$logdir/${prefix//\//-}-build-$name.log"
   echo "building $tag (log: $log)" >&2
   start=$SECONDS
   build=(docker build --network host
-    --file "services/$name/Dockerfile"
+    --file Dockerfile
+    --target "$name"
     --tag "$tag"
+    --build-arg "SERVICE=$name"
     --build-arg "BASE_IMAGE=$base"
     --build-arg "VERSION=$version"
     --build-arg "REVISION=$revision"
