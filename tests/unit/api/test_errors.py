@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from pydantic import ValidationError
 
-from taskyard_api import create_app
+from support.api_app import MakeClient
 from taskyard_api.errors import client_loc, request_part, validation_details
 from taskyard_api.request_guards import _nesting_depth
 from taskyard_common.contracts import SubmitRequest
 from taskyard_common.contracts.data import MAX_STRING_VALUE_CHARS
-from taskyard_common.settings import Settings
 
 FILE_ID = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> FlaskClient:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files",
-        rate_limit="off",
-        # Nothing listens here: a request that passed validation would get a clean 503.
-        redis_url="redis://127.0.0.1:1/0",
-        broker_url="amqp://guest:guest@127.0.0.1:1//",
-        log_format="console",
-    )
-    return create_app(settings).test_client()
+def client(make_client: MakeClient) -> FlaskClient:
+    return make_client(rate_limit="off")
 
 
 def _data(payload_input: Any, operations: list[Any] | None = None) -> dict[str, Any]:
