@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,9 +16,12 @@ import pytest
 from PIL import Image
 
 from support.doc_examples import Block, doc_files, expected_outputs, missing_output, parse_blocks
+from support.servers import missing_server
 from support.stack import Stack
 
 FILE_TIMEOUT_SECONDS = 240
+# The commands the examples use besides the shell's own (.ci/run installs them).
+EXAMPLE_TOOLS = ("bash", "curl", "jq", "unzip", "sha256sum")
 BLOCK_MARKER = "@@docs-example-block@@"
 # The photo's size is what docs/task-types.md shows a 256 x 256 thumbnail of it to be.
 PHOTO_SIZE = (1024, 683)
@@ -55,6 +59,9 @@ def outputs_per_block(stdout: str) -> list[str]:
 def test_examples_run_and_print_what_the_docs_show(
     path: Path, stack: Stack, tmp_path: Path
 ) -> None:
+    for tool in EXAMPLE_TOOLS:
+        if shutil.which(tool) is None:
+            missing_server(f"{tool}, which the docs' examples use,")
     blocks = runnable_blocks(path)
     env = {**os.environ, "TASKYARD_URL": stack.base_url}
     env = {k: v for k, v in env.items() if k != "TASKYARD_API_KEY"}
