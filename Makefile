@@ -17,7 +17,7 @@ run: ## Run the whole system locally: API :8000, Flower :5555, one worker per qu
 	@scripts/run-local.sh
 
 .PHONY: test
-test: ## Run unit, integration, fault and chart tests (starts RabbitMQ/Redis if needed)
+test: ## Run unit, integration, e2e, docs, fault and chart tests (starts RabbitMQ/Redis if needed)
 	@scripts/test.sh
 
 .PHONY: test-unit

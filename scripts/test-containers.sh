@@ -13,7 +13,8 @@
 #   TASKYARD_CT_API_PORT (18000), TASKYARD_CT_FLOWER_PORT (15555),
 #   TASKYARD_CT_SMTP_PORT (2525), TASKYARD_CT_VHOST (taskyard-containers),
 #   TASKYARD_CT_REDIS_DB (7), TASKYARD_CT_SKIP_BUILD=1 (use the images as built),
-#   TASKYARD_CT_KEEP=1 (leave the stack running after the tests, for debugging).
+#   TASKYARD_CT_KEEP=1 (leave the stack running after the tests, for debugging),
+#   TASKYARD_IMAGE_PREFIX (taskyard: the images' and, with "-ct", the containers' prefix).
 # Extra arguments are passed to pytest.
 set -euo pipefail
 
@@ -26,7 +27,8 @@ vhost="${TASKYARD_CT_VHOST:-taskyard-containers}"
 redis_db="${TASKYARD_CT_REDIS_DB:-7}"
 ready_timeout="${TASKYARD_CT_READY_TIMEOUT:-180}"
 stop_timeout="${TASKYARD_CT_STOP_TIMEOUT:-40}"
-prefix=taskyard-ct
+image_prefix="${TASKYARD_IMAGE_PREFIX:-taskyard}"
+prefix="${image_prefix//\//-}-ct"
 types=(data email file)
 priorities=(high normal low)
 
@@ -48,9 +50,9 @@ scripts/ensure-docker.sh
 if [[ "${TASKYARD_CT_SKIP_BUILD:-0}" != 1 ]]; then
   scripts/build-images.sh
 fi
-api_image="taskyard/api:$(project_version services/api/pyproject.toml)"
+api_image="$image_prefix/api:$(project_version services/api/pyproject.toml)"
 for t in "${types[@]}"; do
-  docker image inspect "taskyard/$t-worker:$(project_version "services/$t-worker/pyproject.toml")" >/dev/null
+  docker image inspect "$image_prefix/$t-worker:$(project_version "services/$t-worker/pyproject.toml")" >/dev/null
 done
 docker image inspect "$api_image" >/dev/null
 
@@ -176,7 +178,7 @@ log "starting the api (127.0.0.1:$api_port), flower (127.0.0.1:$flower_port) and
 start "$prefix-api" --env "TASKYARD_API_BIND=127.0.0.1:$api_port" "$api_image"
 start "$prefix-flower" "$api_image" taskyard-flower --address=127.0.0.1 --port="$flower_port"
 for t in "${types[@]}"; do
-  image="taskyard/$t-worker:$(project_version "services/$t-worker/pyproject.toml")"
+  image="$image_prefix/$t-worker:$(project_version "services/$t-worker/pyproject.toml")"
   for p in "${priorities[@]}"; do
     # One task at a time (two cores for eleven containers); a short soft shutdown
     # keeps `docker stop` quick: an idle worker waits that long on SIGTERM.

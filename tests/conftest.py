@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from support.stack import Stack, running_stack
+
+TESTS = Path(__file__).parent
+# Suites whose every test needs real servers: marked here, by folder, once.
+SERVER_SUITES = frozenset({"integration", "e2e", "faults", "fuzz"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.relative_to(TESTS).parts[0] in SERVER_SUITES:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -133,3 +133,17 @@ def test_missing_column_fails_at_run_time_without_retry(api: ApiClient) -> None:
     assert record["error"]["retryable"] is False
     assert "nope" in record["error"]["message"]
     assert [h["status"] for h in record["history"]][-1] == "FAILED"
+
+
+def test_a_rerun_of_a_failed_task_keeps_counting_attempts(api: ApiClient) -> None:
+    task_id = api.submit(data_task(operations=[{"op": "select", "columns": ["nope"]}]))["id"]
+    assert api.wait_for(task_id)["attempts"] == 1
+
+    rerun = api.post(f"/api/tasks/{task_id}/retry")
+    assert rerun.status_code == 202, rerun.text
+    assert rerun.json()["attempts"] == 1
+    record = api.wait_for(task_id)
+
+    statuses = [h["status"] for h in record["history"]]
+    assert record["status"] == "FAILED" and record["attempts"] == 2
+    assert statuses.count("PROCESSING") == 2

@@ -56,3 +56,26 @@ def test_bad_filter_values_are_422(api: ApiClient) -> None:
         response = api.get("/api/tasks", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_a_cursor_keeps_the_filters_of_the_first_page(api: ApiClient) -> None:
+    _submit_many(api, 3, "low")
+    _submit_many(api, 2, "high")
+    first = api.get("/api/tasks", params={"priority": "low", "limit": 2}).json()
+    assert first["next_cursor"]
+
+    # The next page, asked for with the cursor alone, is still the low-priority list.
+    after = api.get("/api/tasks", params={"cursor": first["next_cursor"], "limit": 5})
+    assert after.status_code == 200, after.text
+    assert after.json()["items"]
+    assert {item["priority"] for item in after.json()["items"]} == {"low"}
+
+
+def test_a_cursor_with_other_filters_is_422_at_cursor(api: ApiClient) -> None:
+    _submit_many(api, 3, "low")
+    cursor = api.get("/api/tasks", params={"priority": "low", "limit": 1}).json()["next_cursor"]
+
+    response = api.get("/api/tasks", params={"cursor": cursor, "priority": "high"})
+    assert response.status_code == 422, response.text
+    assert [d["loc"] for d in response.json()["error"]["details"]] == [["query", "cursor"]]
+    assert "priority" in response.json()["error"]["details"][0]["msg"]

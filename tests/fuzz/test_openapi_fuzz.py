@@ -33,8 +33,6 @@ import requests
 
 from support.stack import cleanup_workdir, start_stack
 
-pytestmark = pytest.mark.integration
-
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",

@@ -9,8 +9,6 @@ import pytest
 from support.client import ApiClient
 from support.stack import Stack
 
-pytestmark = pytest.mark.integration
-
 PDF_BYTES = b"%PDF-1.7\n\x00\x01\x02\xff binary \r\n bytes %%EOF\n"
 CSV_BYTES = "region,amount\neu,10\nüber,3\n".encode()
 

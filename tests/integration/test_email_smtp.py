@@ -22,8 +22,6 @@ from support.smtp import SmtpCatcher
 from taskyard_common.retry import PermanentError, TransientError
 from taskyard_email_worker.smtp import Refusal, SmtpConfig, send
 
-pytestmark = pytest.mark.integration
-
 USER, PASSWORD = "mailer", "s3cret-pass"
 
 

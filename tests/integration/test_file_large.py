@@ -25,8 +25,6 @@ import pytest
 from support.client import ApiClient
 from support.stack import Stack
 
-pytestmark = pytest.mark.integration
-
 MIB = 1024 * 1024
 SIZE_BYTES = 200 * MIB
 RSS_LIMIT_BYTES = 150 * MIB

@@ -17,8 +17,6 @@ from PIL import Image
 from support.client import ApiClient
 from support.stack import Stack
 
-pytestmark = pytest.mark.integration
-
 QUEUE = "file.normal"
 TASK_TIMEOUT_SECONDS = 60
 

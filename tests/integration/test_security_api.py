@@ -21,8 +21,6 @@ import requests
 from support.client import ApiClient
 from support.stack import Stack, cleanup_workdir, start_stack
 
-pytestmark = pytest.mark.integration
-
 RATE_LIMIT_PER_MINUTE = 12
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_UPLOAD_BYTES = 64 * 1024

@@ -28,8 +28,6 @@ from support.client import ApiClient
 from support.stack import Stack, cleanup_workdir, start_stack
 from taskyard_common import topology
 
-pytestmark = pytest.mark.integration
-
 DATA_QUEUE = "data.normal"
 EMAIL_QUEUE = "email.normal"
 SETTLE_SECONDS = 2.0

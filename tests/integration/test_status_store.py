@@ -14,6 +14,7 @@ from support.stack import claim_redis_db, release_redis_db
 from taskyard_common.clock import now_iso
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
 from taskyard_common.status_store import StatusStore
+from taskyard_common.task_cursors import CursorError
 
 
 @pytest.fixture
@@ -111,7 +112,33 @@ def test_status_indexes_follow_transitions(store: StatusStore) -> None:
     assert store.requeue(first.id).applied
     assert store.list_records(status="FAILED")[0] == []
     requeued = store.get(first.id)
-    assert requeued is not None and requeued.attempts == 0 and requeued.error is None
+    assert requeued is not None and requeued.attempts == 1 and requeued.error is None
+
+
+def test_a_rerun_keeps_counting_attempts(store: StatusStore) -> None:
+    record = queued(store)
+    store.begin_attempt(record.id, "w1")
+    store.fail(record.id, {"type": "E", "message": "m", "retryable": False})
+    assert store.requeue(record.id).applied
+    assert store.begin_attempt(record.id, "w2").applied
+    got = store.get(record.id)
+    assert got is not None and got.attempts == 2
+    assert statuses(store, record.id).count("PROCESSING") == got.attempts
+
+
+def test_a_cursor_alone_pages_on_with_the_filters_it_was_made_with(store: StatusStore) -> None:
+    lows = []
+    for priority in ("low", "high", "low", "high", "low"):
+        time.sleep(0.002)
+        record = queued(store, priority=priority, queue=f"data.{priority}")
+        if priority == "low":
+            lows.append(record.id)
+    first, cursor = store.list_records(priority="low", limit=2)
+    assert cursor is not None
+    rest, end = store.list_records(cursor=cursor, limit=5)
+    assert [r.id for r in first + rest] == list(reversed(lows)) and end is None
+    with pytest.raises(CursorError, match="priority"):
+        store.list_records(priority="high", cursor=cursor)
 
 
 def test_records_expire_with_the_ttl(store: StatusStore) -> None:

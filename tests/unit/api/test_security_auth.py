@@ -7,26 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
-from taskyard_api import auth, create_app
-from taskyard_common.settings import Settings
+from support.api_app import MakeClient
+from taskyard_api import auth
 
 KEY = "k-0123456789abcdef"
 OTHER_KEY = "k-fedcba9876543210"
 # A route that needs no backend: an id that is not a uuid is a 404 before Redis is asked.
 PROTECTED = "/api/tasks/not-a-uuid"
-
-
-def make_client(tmp_path: Path, **overrides: Any) -> FlaskClient:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files",
-        rate_limit_storage_url="memory://",
-        log_format="console",
-        **overrides,
-    )
-    return create_app(settings).test_client()
 
 
 def _assert_401(response: Any) -> None:
@@ -52,52 +40,52 @@ def _assert_401(response: Any) -> None:
         "Bearer " + "k" * 10_000,
     ],
 )
-def test_a_missing_or_wrong_key_is_401(tmp_path: Path, authorization: str | None) -> None:
-    client = make_client(tmp_path, api_keys=KEY)
+def test_a_missing_or_wrong_key_is_401(authorization: str | None, make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY)
     headers = {} if authorization is None else {"Authorization": authorization}
     _assert_401(client.get(PROTECTED, headers=headers))
     _assert_401(client.post("/api/tasks", json={"type": "data"}, headers=headers))
 
 
 @pytest.mark.parametrize("authorization", [f"Bearer {KEY}", f"bearer {KEY}", f"Bearer   {KEY} "])
-def test_a_configured_key_passes(tmp_path: Path, authorization: str) -> None:
-    client = make_client(tmp_path, api_keys=f"{KEY}, {OTHER_KEY}")
+def test_a_configured_key_passes(authorization: str, make_client: MakeClient) -> None:
+    client = make_client(api_keys=f"{KEY}, {OTHER_KEY}")
     assert client.get(PROTECTED, headers={"Authorization": authorization}).status_code == 404
 
 
-def test_keys_come_from_the_environment_and_a_file(tmp_path: Path) -> None:
+def test_keys_come_from_the_environment_and_a_file(tmp_path: Path, make_client: MakeClient) -> None:
     key_file = tmp_path / "keys"
     key_file.write_text(f"\n  {OTHER_KEY}  \nthird-key-000000\n", encoding="utf-8")
-    client = make_client(tmp_path, api_keys=KEY, api_keys_file=str(key_file))
+    client = make_client(api_keys=KEY, api_keys_file=str(key_file))
     for key in (KEY, OTHER_KEY, "third-key-000000"):
         assert client.get(PROTECTED, headers={"Authorization": f"Bearer {key}"}).status_code == 404
     _assert_401(client.get(PROTECTED, headers={"Authorization": "Bearer "}))
 
 
-def test_a_missing_key_file_stops_start_up(tmp_path: Path) -> None:
+def test_a_missing_key_file_stops_start_up(tmp_path: Path, make_client: MakeClient) -> None:
     with pytest.raises(FileNotFoundError):
-        make_client(tmp_path, api_keys_file=str(tmp_path / "absent"))
+        make_client(api_keys_file=str(tmp_path / "absent"))
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/api/openapi.json", "/api/docs", "/metrics"])
-def test_probes_docs_and_metrics_are_open(tmp_path: Path, path: str) -> None:
-    client = make_client(tmp_path, api_keys=KEY)
+def test_probes_docs_and_metrics_are_open(path: str, make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY)
     assert client.get(path).status_code == 200
 
 
-def test_metrics_can_require_a_key(tmp_path: Path) -> None:
-    client = make_client(tmp_path, api_keys=KEY, metrics_require_auth=True)
+def test_metrics_can_require_a_key(make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY, metrics_require_auth=True)
     _assert_401(client.get("/metrics"))
     assert client.get("/metrics", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/api/docsx", "/api/openapi.json.bak", "/healthz/x"])
-def test_open_paths_match_exactly(tmp_path: Path, path: str) -> None:
-    _assert_401(make_client(tmp_path, api_keys=KEY).get(path))
+def test_open_paths_match_exactly(path: str, make_client: MakeClient) -> None:
+    _assert_401(make_client(api_keys=KEY).get(path))
 
 
-def test_without_keys_every_caller_is_let_in(tmp_path: Path) -> None:
-    client = make_client(tmp_path)
+def test_without_keys_every_caller_is_let_in(make_client: MakeClient) -> None:
+    client = make_client()
     assert client.get(PROTECTED).status_code == 404
     assert client.get(PROTECTED, headers={"Authorization": "Bearer anything"}).status_code == 404
 

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from taskyard_api import create_app
-from taskyard_common.settings import Settings
+from support.api_app import MakeClient
 
 KEY = "k-0123456789abcdef"
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> FlaskClient:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files",
-        rate_limit_storage_url="memory://",
-        api_keys=KEY,
-        log_format="console",
-    )
-    return create_app(settings).test_client()
+def client(make_client: MakeClient) -> FlaskClient:
+    return make_client(api_keys=KEY)
 
 
 def _auth() -> dict[str, str]:

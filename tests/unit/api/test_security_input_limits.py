@@ -9,16 +9,14 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from taskyard_api import create_app
+from support.api_app import MakeClient
 from taskyard_api.request_guards import _nesting_depth
 from taskyard_common.contracts.data import MAX_STRING_VALUE_CHARS
-from taskyard_common.settings import Settings
 
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 128 * 1024
@@ -39,20 +37,13 @@ PATH_LIKE_IDS = [
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> FlaskClient:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files",
+def client(make_client: MakeClient) -> FlaskClient:
+    return make_client(
         rate_limit="off",
-        # Nothing listens here: a request that passed validation would get a clean 503.
-        redis_url="redis://127.0.0.1:1/0",
-        broker_url="amqp://guest:guest@127.0.0.1:1//",
         max_request_bytes=MAX_REQUEST_BYTES,
         max_upload_bytes=MAX_UPLOAD_BYTES,
         max_data_records=MAX_RECORDS,
-        log_format="console",
     )
-    return create_app(settings).test_client()
 
 
 def _data(records: list[dict[str, Any]], **payload: Any) -> dict[str, Any]:
@@ -164,16 +155,12 @@ def test_inline_records_beyond_the_configured_count_are_422(client: FlaskClient)
     assert _locations(error) == [["payload", "input", "records"]]
 
 
-def test_inline_records_beyond_the_contract_are_422_whatever_the_setting(tmp_path: Path) -> None:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        storage_url=f"file://{tmp_path}/files",
-        rate_limit="off",
-        log_format="console",
-        max_data_records=10_000_000,
-        max_request_bytes=2 * 1024 * 1024,
+def test_inline_records_beyond_the_contract_are_422_whatever_the_setting(
+    make_client: MakeClient,
+) -> None:
+    client = make_client(
+        rate_limit="off", max_data_records=10_000_000, max_request_bytes=2 * 1024 * 1024
     )
-    client = create_app(settings).test_client()
     error = _error(client.post("/api/tasks", json=_data([{}] * 100_001)), 422)
     assert ["payload", "input", "records"] in _locations(error)
 

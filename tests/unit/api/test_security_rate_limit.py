@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
-from taskyard_api import create_app, rate_limit
-from taskyard_common.settings import Settings
+from support.api_app import MakeClient
+from taskyard_api import rate_limit
 
 KEY = "k-0123456789abcdef"
 OTHER_KEY = "k-fedcba9876543210"
 PROTECTED = "/api/tasks/not-a-uuid"  # answers 404 without asking Redis
-
-
-def make_client(tmp_path: Path, **overrides: Any) -> FlaskClient:
-    values: dict[str, Any] = {
-        "storage_url": f"file://{tmp_path}/files",
-        "rate_limit_storage_url": "memory://",
-        "log_format": "console",
-        **overrides,
-    }
-    return create_app(Settings(_env_file=None, **values)).test_client()  # type: ignore[call-arg]
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -38,8 +26,8 @@ def _assert_429(response: Any, window_seconds: int = 60) -> None:
     assert 1 <= int(response.headers["Retry-After"]) <= window_seconds
 
 
-def test_the_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    client = make_client(tmp_path, api_keys=KEY, rate_limit="3/minute")
+def test_the_limit_answers_429_with_retry_after(make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY, rate_limit="3/minute")
     for _ in range(3):
         assert client.get(PROTECTED, headers=_bearer(KEY)).status_code == 404
     _assert_429(client.get(PROTECTED, headers=_bearer(KEY)))
@@ -48,16 +36,16 @@ def test_the_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
     _assert_429(client.get("/api/openapi.json", headers=_bearer(KEY)))
 
 
-def test_each_key_has_its_own_budget(tmp_path: Path) -> None:
-    client = make_client(tmp_path, api_keys=f"{KEY},{OTHER_KEY}", rate_limit="2/minute")
+def test_each_key_has_its_own_budget(make_client: MakeClient) -> None:
+    client = make_client(api_keys=f"{KEY},{OTHER_KEY}", rate_limit="2/minute")
     for _ in range(2):
         client.get(PROTECTED, headers=_bearer(KEY))
     _assert_429(client.get(PROTECTED, headers=_bearer(KEY)))
     assert client.get(PROTECTED, headers=_bearer(OTHER_KEY)).status_code == 404
 
 
-def test_wrong_keys_are_limited_by_address_so_guessing_is_bounded(tmp_path: Path) -> None:
-    client = make_client(tmp_path, api_keys=KEY, rate_limit="3/minute")
+def test_wrong_keys_are_limited_by_address_so_guessing_is_bounded(make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY, rate_limit="3/minute")
     guesser = {"REMOTE_ADDR": "10.0.0.7"}
     for attempt in range(3):
         response = client.get(PROTECTED, headers=_bearer(f"guess-{attempt}"), environ_base=guesser)
@@ -67,8 +55,8 @@ def test_wrong_keys_are_limited_by_address_so_guessing_is_bounded(tmp_path: Path
     assert client.get(PROTECTED, headers=_bearer(KEY), environ_base=guesser).status_code == 404
 
 
-def test_without_keys_callers_are_told_apart_by_address(tmp_path: Path) -> None:
-    client = make_client(tmp_path, rate_limit="2/minute")
+def test_without_keys_callers_are_told_apart_by_address(make_client: MakeClient) -> None:
+    client = make_client(rate_limit="2/minute")
     first, second = {"REMOTE_ADDR": "10.0.0.1"}, {"REMOTE_ADDR": "10.0.0.2"}
     for attempt in range(2):
         client.get(PROTECTED, environ_base=first, headers=_bearer(f"made-up-{attempt}"))
@@ -78,35 +66,35 @@ def test_without_keys_callers_are_told_apart_by_address(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/metrics"])
-def test_probes_and_metrics_are_never_limited(tmp_path: Path, path: str) -> None:
-    client = make_client(tmp_path, rate_limit="1/minute")
+def test_probes_and_metrics_are_never_limited(path: str, make_client: MakeClient) -> None:
+    client = make_client(rate_limit="1/minute")
     client.get(PROTECTED)
     _assert_429(client.get(PROTECTED))
     for _ in range(5):
         assert client.get(path).status_code == 200
 
 
-def test_the_limit_can_be_turned_off(tmp_path: Path) -> None:
-    client = make_client(tmp_path, rate_limit="off")
+def test_the_limit_can_be_turned_off(make_client: MakeClient) -> None:
+    client = make_client(rate_limit="off")
     for _ in range(20):
         assert client.get(PROTECTED).status_code == 404
 
 
-def test_several_limits_can_be_combined(tmp_path: Path) -> None:
-    client = make_client(tmp_path, rate_limit="100/hour;2/minute")
+def test_several_limits_can_be_combined(make_client: MakeClient) -> None:
+    client = make_client(rate_limit="100/hour;2/minute")
     for _ in range(2):
         client.get(PROTECTED)
     _assert_429(client.get(PROTECTED))
 
 
 @pytest.mark.parametrize("value", ["lots", "10 per fortnight", "/minute"])
-def test_a_bad_limit_stops_start_up(tmp_path: Path, value: str) -> None:
+def test_a_bad_limit_stops_start_up(value: str, make_client: MakeClient) -> None:
     with pytest.raises(ValueError, match="TASKYARD_RATE_LIMIT"):
-        make_client(tmp_path, rate_limit=value)
+        make_client(rate_limit=value)
 
 
-def test_buckets_are_named_by_a_hash_of_the_key(tmp_path: Path) -> None:
-    client = make_client(tmp_path, api_keys=KEY)
+def test_buckets_are_named_by_a_hash_of_the_key(make_client: MakeClient) -> None:
+    client = make_client(api_keys=KEY)
     app = client.application
     with app.test_request_context(PROTECTED, headers=_bearer(KEY)):
         bucket = rate_limit.rate_limit_key()
@@ -117,11 +105,9 @@ def test_buckets_are_named_by_a_hash_of_the_key(tmp_path: Path) -> None:
         assert rate_limit.rate_limit_key() == "addr:10.1.2.3"
 
 
-def test_an_unreachable_counter_store_falls_back_to_memory(tmp_path: Path) -> None:
+def test_an_unreachable_counter_store_falls_back_to_memory(make_client: MakeClient) -> None:
     # Nothing listens on port 1: the limiter must neither fail the request nor stop limiting.
-    client = make_client(
-        tmp_path, rate_limit="2/minute", rate_limit_storage_url="redis://127.0.0.1:1/0"
-    )
+    client = make_client(rate_limit="2/minute", rate_limit_storage_url="redis://127.0.0.1:1/0")
     statuses = [client.get(PROTECTED).status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
     assert client.get("/healthz").status_code == 200

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
 from taskyard_common.email_templates import (
     MAX_OUTPUT_CHARS,
     RenderSession,
+    TemplateKind,
     TemplateRenderError,
     check_template,
-    render_template,
 )
+
+
+def render_template(source: str, kind: TemplateKind, context: dict[str, Any]) -> str:
+    return RenderSession(context).render(source, kind)
 
 
 def test_renders_subject_text_and_html_with_context() -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from flask.testing import FlaskClient
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.servers import free_port
-from taskyard_api import create_app
+from support.api_app import MakeClient
 from taskyard_api.monitoring import STATUS_COMMAND, QueueCollector, TtlCache, workers_from_replies
 from taskyard_common import worker_monitoring
-from taskyard_common.settings import Settings
 
 
 class FakeClock:
@@ -113,27 +110,19 @@ def test_queue_collector_exports_depths_and_says_when_it_cannot() -> None:
     assert _families(broken) == {"taskyard_queue_stats_up": [({}, 0.0)]}
 
 
-@pytest.fixture(scope="module")
-def client_without_backends() -> Iterator[object]:
-    closed = free_port()  # nothing listens there
-    settings = Settings(
-        broker_url=f"amqp://guest:guest@127.0.0.1:{closed}//",
-        rabbitmq_management_url=f"http://guest:guest@127.0.0.1:{closed}",
-        redis_url=f"redis://127.0.0.1:{closed}/0",
-        cache_ttl_seconds=5,
-        api_keys="",
-    )
-    yield create_app(settings).test_client()
+@pytest.fixture
+def client_without_backends(make_client: MakeClient) -> FlaskClient:
+    return make_client(cache_ttl_seconds=5)
 
 
 @pytest.mark.parametrize(
     ("path", "backend"), [("/api/queues", "rabbitmq-management"), ("/api/workers", "rabbitmq")]
 )
 def test_monitoring_endpoints_answer_503_with_the_error_shape(
-    client_without_backends: object, path: str, backend: str
+    client_without_backends: FlaskClient, path: str, backend: str
 ) -> None:
     for _ in range(2):  # the second answer comes from the cached failure
-        response = client_without_backends.get(path)  # type: ignore[attr-defined]
+        response = client_without_backends.get(path)
         assert response.status_code == 503
         assert response.headers["Retry-After"]
         error = response.get_json()["error"]
@@ -141,7 +130,7 @@ def test_monitoring_endpoints_answer_503_with_the_error_shape(
         assert error["details"][0]["loc"] == [backend]
 
 
-def test_metrics_still_answer_when_rabbitmq_is_down(client_without_backends: object) -> None:
-    response = client_without_backends.get("/metrics")  # type: ignore[attr-defined]
+def test_metrics_still_answer_when_rabbitmq_is_down(client_without_backends: FlaskClient) -> None:
+    response = client_without_backends.get("/metrics")
     assert response.status_code == 200
     assert "taskyard_queue_stats_up 0.0" in response.get_data(as_text=True)

@@ -487,17 +487,3 @@ class RenderSession:
             raise TemplateRenderError(kind, _render_message(error)) from error
         finally:
             _budget.reset(token)
-
-
-def render_template(source: str, kind: TemplateKind, context: Mapping[str, Any]) -> str:
-    return RenderSession(context).render(source, kind)
-
-
-def iter_template_sources(
-    subject: str, text: str | None, html: str | None
-) -> Iterable[tuple[TemplateKind, str]]:
-    yield "subject", subject
-    if text is not None:
-        yield "text", text
-    if html is not None:
-        yield "html", html

@@ -33,7 +33,6 @@ class TaskErrorInfo(BaseModel):
     type: str
     message: str
     retryable: bool
-    details: dict[str, Any] | None = None
 
 
 class TaskRecord(BaseModel):

@@ -8,7 +8,6 @@ Listing uses one sorted set per filter combination, scored by creation time.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,13 @@ from taskyard_common.records import (
     RERUNNABLE_STATUSES,
     TaskRecord,
     TaskStatus,
+)
+from taskyard_common.task_cursors import (
+    TaskCursor,
+    TaskFilters,
+    decode_cursor,
+    encode_cursor,
+    page_filters,
 )
 
 KEY_PREFIX = "taskyard"
@@ -147,23 +153,6 @@ def _decode_record(raw: dict[str, str], history: Sequence[str]) -> TaskRecord:
             values[field] = text
     values["history"] = [json.loads(entry) for entry in history]
     return TaskRecord.model_validate(values)
-
-
-def _encode_cursor(score: int, task_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{score}:{task_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    """Raises ValueError for anything that is not a cursor this store handed out."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    try:
-        score_text, _, task_id = base64.urlsafe_b64decode(padded).decode().partition(":")
-        score = int(score_text)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError("invalid cursor") from error
-    if not task_id:
-        raise ValueError("invalid cursor")
-    return score, task_id
 
 
 class StatusStore:
@@ -321,12 +310,15 @@ class StatusStore:
         )
 
     def requeue(self, task_id: str) -> TransitionOutcome:
-        """FAILED or CANCELLED back to QUEUED for a rerun: history kept, attempts start over."""
+        """FAILED or CANCELLED back to QUEUED for a rerun.
+
+        History and `attempts` are kept: the record counts every attempt over the task's
+        life. The rerun's message starts a fresh retry budget (Celery counts its retries).
+        """
         return self.transition(
             task_id,
             TaskStatus.QUEUED,
             allowed_from=RERUNNABLE_STATUSES,
-            attempts=0,
             result=None,
             error=None,
             started_at=None,
@@ -359,13 +351,18 @@ class StatusStore:
         limit: int = 50,
         cursor: str | None = None,
     ) -> tuple[list[TaskRecord], str | None]:
-        """Newest first. The cursor is the (score, id) of the last item handed out."""
-        key = index_key(status or WILDCARD, task_type or WILDCARD, priority or WILDCARD)
+        """Newest first, from where `cursor` left off and with its filters.
+
+        Raises CursorError for a cursor not handed out here or one sent with other filters.
+        """
+        after = decode_cursor(cursor) if cursor else None
+        filters = page_filters(TaskFilters(status, task_type, priority), after)
+        key = index_key(
+            filters.status or WILDCARD, filters.type or WILDCARD, filters.priority or WILDCARD
+        )
         limit = max(1, min(limit, LIST_LIMIT_MAX))
-        max_score: int | str = "+inf"
-        after_id: str | None = None
-        if cursor:
-            max_score, after_id = decode_cursor(cursor)
+        max_score: int | str = "+inf" if after is None else after.score
+        after_id = None if after is None else after.task_id
         records: list[TaskRecord] = []
         scores: dict[str, int] = {}
         offset = 0
@@ -400,7 +397,7 @@ class StatusStore:
         next_cursor = None
         if len(records) > limit:
             last = page[-1]
-            next_cursor = _encode_cursor(scores[last.id], last.id)
+            next_cursor = encode_cursor(TaskCursor(scores[last.id], last.id, filters))
         return page, next_cursor
 
     def _get_many(self, task_ids: list[str]) -> list[tuple[str, TaskRecord | None]]:

@@ -13,25 +13,9 @@ from werkzeug.exceptions import HTTPException
 from taskyard_common.logs import get_logger
 
 BACKEND_RETRY_AFTER_SECONDS = 5
-# Discriminator tags pydantic puts into error locations; clients never wrote them.
-_UNION_TAGS = frozenset(
-    {
-        "data",
-        "email",
-        "file",
-        "filter",
-        "select",
-        "aggregate",
-        "sort",
-        "limit",
-        "dedupe",
-        "describe",
-        "checksum",
-        "compress",
-        "thumbnail",
-        "convert",
-    }
-)
+# Request models are named by the part of the request they read; the body's have no suffix.
+_REQUEST_PARTS = (("Query", "query"), ("Form", "form"), ("Path", "path"), ("Headers", "header"))
+_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -87,29 +71,66 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
-def _clean_loc(loc: tuple[int | str, ...], prefix: tuple[str, ...]) -> list[int | str]:
-    cleaned: list[int | str] = list(prefix)
+def client_loc(loc: tuple[int | str, ...], sent: Any) -> list[int | str]:
+    """The part of a pydantic location that exists in what the client sent.
+
+    Pydantic adds labels of its own to a location: union member names (`FileInput`,
+    `constrained-str`) and discriminator tags (`data`, `limit`). Walking the client's
+    document keeps only the keys and indexes it holds, and a missing field's name.
+    """
+    kept: list[int | str] = []
+    current = sent
     for index, part in enumerate(loc):
-        previous = loc[index - 1] if index else None
-        is_tag = part in _UNION_TAGS and (
-            index == 0 or isinstance(previous, int) or previous == "payload"
-        )
-        if not is_tag and not (isinstance(part, str) and "[" in part):
-            cleaned.append(part)
-    return cleaned
+        if _holds(current, part):
+            current = current[part]
+        elif not (index == len(loc) - 1 and isinstance(current, dict)):
+            continue  # a label of pydantic's; the last part may name a field left out
+        kept.append(part)
+    return kept
+
+
+def _holds(container: Any, part: int | str) -> bool:
+    if isinstance(container, dict):
+        return part in container
+    return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
 
 
 def validation_details(
-    error: ValidationError, prefix: tuple[str, ...] = ()
+    error: ValidationError, sent: Any, prefix: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
-    return [{"loc": _clean_loc(tuple(e["loc"]), prefix), "msg": e["msg"]} for e in error.errors()]
+    """One detail per location the client can act on: the first problem pydantic saw there."""
+    details: dict[tuple[int | str, ...], dict[str, Any]] = {}
+    for problem in error.errors():
+        loc = (*prefix, *client_loc(tuple(problem["loc"]), sent))
+        if problem["type"] in _TAG_ERRORS:
+            # A wrong or missing tag is the tag field's fault: point at it.
+            loc = (*loc, str(problem["ctx"]["discriminator"]).strip("'"))
+        details.setdefault(loc, {"loc": list(loc), "msg": problem["msg"]})
+    return list(details.values())
 
 
-def validation_error(error: ValidationError, prefix: tuple[str, ...] = ()) -> ApiError:
-    details = validation_details(error, prefix)
+def validation_error(error: ValidationError, sent: Any, prefix: tuple[str, ...] = ()) -> ApiError:
+    details = validation_details(error, sent, prefix)
     first = details[0] if details else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"]) or "body"
     return ApiError(422, f"{where}: {first['msg']}", details=details)
+
+
+def request_part(model_name: str) -> str | None:
+    """ "query", "form", "path" or "header" for the model that read it; None for the body."""
+    return next((part for suffix, part in _REQUEST_PARTS if model_name.endswith(suffix)), None)
+
+
+def _sent(part: str | None) -> Any:
+    if part == "query":
+        return request.args.to_dict()
+    if part == "form":
+        return {**request.form.to_dict(), **request.files.to_dict()}
+    if part == "path":
+        return request.view_args or {}
+    if part == "header":
+        return dict(request.headers)
+    return request.get_json(silent=True)
 
 
 # A refused body up to this size is read and dropped before the 413 goes out, so the
@@ -164,4 +185,6 @@ def register_error_handlers(app: Flask) -> None:
 
 def openapi_validation_callback(error: ValidationError) -> Response:
     """flask-openapi3 calls this for a request that fails its models."""
-    return error_response(validation_error(error))
+    part = request_part(error.title)
+    prefix = (part,) if part else ()
+    return error_response(validation_error(error, _sent(part), prefix))

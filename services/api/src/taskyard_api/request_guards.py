@@ -19,7 +19,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
 
-MAX_JSON_NESTING = 32  # the default of TASKYARD_MAX_JSON_DEPTH
 # A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from taskyard_common.contracts.common import ColumnName, FileId, StrictModel
 
@@ -27,6 +27,25 @@ class RecordsInput(StrictModel):
 class FileInput(StrictModel):
     file_id: FileId
     format: InputFormat
+
+
+def _input_kind(value: Any) -> str | None:
+    """The input the client chose: a file when it names one, else inline records."""
+    if isinstance(value, dict):
+        return "file" if "file_id" in value else "records"
+    if isinstance(value, FileInput | RecordsInput):
+        return "file" if isinstance(value, FileInput) else "records"
+    return None
+
+
+DataInput = Annotated[
+    Annotated[RecordsInput, Tag("records")] | Annotated[FileInput, Tag("file")],
+    Discriminator(
+        _input_kind,
+        custom_error_type="input_kind",
+        custom_error_message='input is {"records": [...]} or {"file_id": ..., "format": ...}',
+    ),
+]
 
 
 class FilterOp(StrictModel):
@@ -97,6 +116,6 @@ class DataOutput(StrictModel):
 
 
 class DataPayload(StrictModel):
-    input: RecordsInput | FileInput
+    input: DataInput
     operations: list[Operation] = Field(default_factory=list, max_length=MAX_OPERATIONS)
     output: DataOutput = Field(default_factory=DataOutput)

@@ -22,7 +22,7 @@ from taskyard_common.clock import now_iso
 from taskyard_common.contracts import SubmitRequest, TaskListQuery
 from taskyard_common.logs import get_logger
 from taskyard_common.records import HistoryEntry, TaskList, TaskRecord, TaskStatus
-from taskyard_common.status_store import decode_cursor
+from taskyard_common.task_cursors import CursorError
 
 tasks_bp = APIBlueprint("tasks", __name__, url_prefix="/api/tasks", abp_tags=[Tag(name="tasks")])
 log = get_logger("taskyard.api")
@@ -119,22 +119,18 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
 
 @tasks_bp.get("", responses={200: TaskList}, summary="List recent tasks, newest first")
 def list_tasks(query: TaskListQuery) -> Response:
-    if query.cursor:
-        try:
-            decode_cursor(query.cursor)
-        except ValueError as error:
-            raise ApiError(
-                422,
-                "cursor: not a cursor from this API",
-                details=[{"loc": ["query", "cursor"], "msg": str(error)}],
-            ) from error
-    items, next_cursor = services().store.list_records(
-        status=query.status,
-        task_type=query.type,
-        priority=query.priority,
-        limit=query.limit,
-        cursor=query.cursor,
-    )
+    try:
+        items, next_cursor = services().store.list_records(
+            status=query.status,
+            task_type=query.type,
+            priority=query.priority,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
+    except CursorError as error:
+        raise ApiError(
+            422, f"cursor: {error}", details=[{"loc": ["query", "cursor"], "msg": str(error)}]
+        ) from error
     return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
