@@ -157,12 +157,12 @@ def test_generated_values_are_consistent(default_objects):
     redis = secrets["taskyard-redis"]
     urls = secrets["taskyard-connections"]
     assert urls["broker-url"] == (
-        f"amqp://taskyard:{rabbit['password']}@taskyard-rabbitmq:5672/%2F"
+        f"amqp://taskyard:{rabbit['password']}@taskyard-rabbitmq.taskyard.svc:5672/%2F"
     )
     assert urls["rabbitmq-management-url"] == (
-        f"http://taskyard:{rabbit['password']}@taskyard-rabbitmq:15672"
+        f"http://taskyard:{rabbit['password']}@taskyard-rabbitmq.taskyard.svc:15672"
     )
-    assert urls["redis-url"] == f"redis://:{redis['password']}@taskyard-redis:6379/0"
+    assert urls["redis-url"] == f"redis://:{redis['password']}@taskyard-redis.taskyard.svc:6379/0"
     flower = secrets["taskyard-flower"]
     assert flower["basic-auth"] == f"admin:{flower['password']}"
     # The servers read the same Secrets.

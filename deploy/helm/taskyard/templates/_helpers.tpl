@@ -230,13 +230,25 @@ annotations:
 {{- end }}
 
 {{/*
+DNS name of a Service of this release, fully qualified to the cluster: <service>.<namespace>.svc.
+Every address the chart writes uses it, because some readers resolve it from another
+namespace (KEDA's operator reads the management URL from the `keda` namespace, where a
+short name does not resolve). Leaves the cluster domain to the resolver's search path.
+Call with (list $ "<service name>"), e.g. (list $ (include "taskyard.rabbitmq.fullname" $)).
+*/}}
+{{- define "taskyard.serviceHost" -}}
+{{- $root := index . 0 }}
+{{- printf "%s.%s.svc" (index . 1) $root.Release.Namespace }}
+{{- end }}
+
+{{/*
 The URLs of the connections Secret, built from the generated passwords.
 */}}
 {{- define "taskyard.brokerUrl" -}}
 {{- if .Values.rabbitmq.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.rabbitmq.fullname" .) "password" 32) }}
 {{- $vhost := .Values.rabbitmq.vhost | urlquery }}
-{{- printf "amqp://%s:%s@%s:%d/%s" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.rabbitmq.fullname" .) (int .Values.rabbitmq.service.amqpPort) $vhost }}
+{{- printf "amqp://%s:%s@%s:%d/%s" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.serviceHost" (list . (include "taskyard.rabbitmq.fullname" .))) (int .Values.rabbitmq.service.amqpPort) $vhost }}
 {{- else }}
 {{- required "externalRabbitmq.url is required when rabbitmq.enabled is false (or set connections.existingSecret)" .Values.externalRabbitmq.url }}
 {{- end }}
@@ -245,7 +257,7 @@ The URLs of the connections Secret, built from the generated passwords.
 {{- define "taskyard.rabbitmqManagementUrl" -}}
 {{- if .Values.rabbitmq.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.rabbitmq.fullname" .) "password" 32) }}
-{{- printf "http://%s:%s@%s:%d" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.rabbitmq.fullname" .) (int .Values.rabbitmq.service.managementPort) }}
+{{- printf "http://%s:%s@%s:%d" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.serviceHost" (list . (include "taskyard.rabbitmq.fullname" .))) (int .Values.rabbitmq.service.managementPort) }}
 {{- else }}
 {{- required "externalRabbitmq.managementUrl is required when rabbitmq.enabled is false (or set connections.existingSecret)" .Values.externalRabbitmq.managementUrl }}
 {{- end }}
@@ -254,7 +266,7 @@ The URLs of the connections Secret, built from the generated passwords.
 {{- define "taskyard.redisUrl" -}}
 {{- if .Values.redis.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.redis.fullname" .) "password" 32) }}
-{{- printf "redis://:%s@%s:%d/%d" $password (include "taskyard.redis.fullname" .) (int .Values.redis.service.port) (int .Values.redis.database) }}
+{{- printf "redis://:%s@%s:%d/%d" $password (include "taskyard.serviceHost" (list . (include "taskyard.redis.fullname" .))) (int .Values.redis.service.port) (int .Values.redis.database) }}
 {{- else }}
 {{- required "externalRedis.url is required when redis.enabled is false (or set connections.existingSecret)" .Values.externalRedis.url }}
 {{- end }}
