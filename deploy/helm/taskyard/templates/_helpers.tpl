@@ -292,6 +292,10 @@ which every install renders.
 {{- if and (eq .Values.storage.type "s3") (or .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey) (not (and .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey)) }}
 {{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey go together" }}
 {{- end }}
+{{- $pvc := .Values.storage.pvc }}
+{{- if and (eq .Values.storage.type "pvc") (has "ReadWriteMany" $pvc.accessModes) (not $pvc.storageClassName) (not $pvc.existingClaim) }}
+{{- fail "storage.pvc.accessModes ReadWriteMany needs storage.pvc.storageClassName: the default StorageClass of kind (local-path) and of the big clouds binds only ReadWriteOnce, so the claim would stay Pending and no API or worker pod would start. Name a class that offers ReadWriteMany (NFS, EFS, Azure Files, CephFS), keep ReadWriteOnce (every pod on one node), or use storage.type s3" }}
+{{- end }}
 {{- range $queue, $_ := .Values.workers.overrides }}
 {{- $parts := splitList "." $queue }}
 {{- if or (ne (len $parts) 2) (not (hasKey $.Values.workers.types (first $parts))) (not (hasKey $.Values.workers.priorities (last $parts))) }}
@@ -407,6 +411,51 @@ Storage environment and volume of the API and worker containers.
 - name: files
   persistentVolumeClaim:
     claimName: {{ include "taskyard.storage.claimName" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the files volume attaches to one node at a time (a ReadWriteOnce claim), so
+every pod that mounts it must run on the same node.
+*/}}
+{{- define "taskyard.storage.singleNode" -}}
+{{- if and (eq .Values.storage.type "pvc") (not (has "ReadWriteMany" .Values.storage.pvc.accessModes)) -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+Pod label naming the files claim a pod mounts; the podAffinity of taskyard.affinity
+selects it. Empty unless taskyard.storage.singleNode.
+*/}}
+{{- define "taskyard.storage.podLabel" -}}
+{{- if include "taskyard.storage.singleNode" . }}
+taskyard.io/files-claim: {{ include "taskyard.storage.claimName" . | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The affinity of a pod that mounts the files volume: the user's affinity, plus, for a
+ReadWriteOnce claim, a required podAffinity to the other pods of the claim on the same
+node. A ReadWriteOnce volume attaches to one node; a pod scheduled elsewhere would hang in
+ContainerCreating (Multi-Attach error). The first pod matches its own term, which the
+scheduler accepts while no other pod carries the label, so it may land on any node.
+Call with (list $ <the user's affinity>); renders `affinity:` or nothing.
+*/}}
+{{- define "taskyard.affinity" -}}
+{{- $root := index . 0 }}
+{{- $affinity := deepCopy (index . 1 | default dict) }}
+{{- if include "taskyard.storage.singleNode" $root }}
+{{- $podAffinity := get $affinity "podAffinity" | default dict }}
+{{- $required := get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $claim := include "taskyard.storage.podLabel" $root | fromYaml }}
+{{- $term := dict "labelSelector" (dict "matchLabels" $claim) "topologyKey" "kubernetes.io/hostname" }}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) }}
+{{- $_ := set $affinity "podAffinity" $podAffinity }}
+{{- end }}
+{{- with $affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
 
