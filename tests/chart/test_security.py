@@ -167,11 +167,14 @@ def test_generated_values_are_consistent(default_objects):
     assert flower["basic-auth"] == f"admin:{flower['password']}"
     # The servers read the same Secrets.
     rabbitmq = chartlib.named(default_objects, "StatefulSet", "taskyard-rabbitmq")
-    env = chartlib.resolve_env(
-        rabbitmq["spec"]["template"]["spec"]["containers"][0], default_objects
-    )
-    assert env["RABBITMQ_DEFAULT_USER"] == "taskyard"
-    assert env["RABBITMQ_DEFAULT_PASS"] == rabbit["password"]
+    (definitions,) = [
+        c
+        for c in rabbitmq["spec"]["template"]["spec"]["initContainers"]
+        if c["name"] == "definitions"
+    ]
+    env = chartlib.resolve_env(definitions, default_objects)
+    assert env["RABBITMQ_USERNAME"] == "taskyard"
+    assert env["RABBITMQ_PASSWORD"] == rabbit["password"]
     redis_set = chartlib.named(default_objects, "StatefulSet", "taskyard-redis")
     container = redis_set["spec"]["template"]["spec"]["containers"][0]
     env = chartlib.resolve_env(container, default_objects)
@@ -206,8 +209,13 @@ def test_existing_secrets_are_used_not_generated(render):
         "items": [{"key": "keys.txt", "path": "api-keys"}],
     }
     rabbitmq = chartlib.named(objects, "StatefulSet", "taskyard-rabbitmq")
-    env = {e["name"]: e for e in rabbitmq["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["RABBITMQ_DEFAULT_PASS"]["valueFrom"]["secretKeyRef"] == {
+    (definitions,) = [
+        c
+        for c in rabbitmq["spec"]["template"]["spec"]["initContainers"]
+        if c["name"] == "definitions"
+    ]
+    env = {e["name"]: e for e in definitions["env"]}
+    assert env["RABBITMQ_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "my-rabbitmq",
         "key": "rabbitmq-password",
     }

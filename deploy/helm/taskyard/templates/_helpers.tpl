@@ -36,6 +36,49 @@ app.kubernetes.io/part-of: taskyard
 {{- end }}
 
 {{/*
+Labels of the pod templates of RabbitMQ and Redis: the common labels without the chart
+and app versions, so a chart bump alone does not restart them. Call with
+(dict "root" $ "component" "rabbitmq").
+*/}}
+{{- define "taskyard.stablePodLabels" -}}
+{{ include "taskyard.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: taskyard
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checksum of a ConfigMap template's data only (its labels carry the chart version, which
+must not roll the pods). Call with (list $ "/rabbitmq/configmap.yaml").
+*/}}
+{{- define "taskyard.configChecksum" -}}
+{{- $root := index . 0 }}
+{{- $configMap := include (print $root.Template.BasePath (index . 1)) $root | fromYaml }}
+{{- $configMap.data | toJson | sha256sum }}
+{{- end }}
+
+{{/*
+Bytes of a Kubernetes quantity (512Mi, 1Gi, 1G, 1073741824), as an integer; fails on
+anything else. Sizes derived from container limits are computed with it.
+*/}}
+{{- define "taskyard.bytes" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- int64 . }}
+{{- else }}
+{{- $quantity := toString . }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $quantity }}
+{{- $unit := trimPrefix $number $quantity }}
+{{- if or (not $number) (not (hasKey $units $unit)) }}
+{{- fail (printf "%q is not a memory quantity (e.g. 512Mi, 1Gi)" $quantity) }}
+{{- end }}
+{{- mulf (float64 $number) (index $units $unit) | int64 }}
+{{- end }}
+{{- end }}
+
+{{/*
 Selector labels. Call with (dict "root" $ "component" "api").
 */}}
 {{- define "taskyard.selectorLabels" -}}
