@@ -406,3 +406,22 @@ def test_e2e_suite_passes(chart_stack: ChartStack):
     )
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed", summary), summary
+
+
+def test_probes_and_hooks_run_in_the_images(chart_stack: ChartStack):
+    """Flower's probes answer without credentials; the API's preStop command exists in
+    its image and runs as the render's user."""
+    flower = chartlib.named(chart_stack.objects, "Deployment", "taskyard-flower")
+    probe = flower["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
+    url = f"http://127.0.0.1:{chart_stack.flower_port}{probe['path']}"
+    assert requests.get(url, timeout=10).status_code == 200
+    api = chartlib.named(chart_stack.objects, "Deployment", "taskyard-api")
+    pre_stop = api["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]
+    container = f"tyci-{chart_stack.suffix}-taskyard-api"
+    result = subprocess.run(
+        ["docker", "exec", container, *pre_stop["exec"]["command"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
