@@ -110,3 +110,36 @@ def test_s3_storage_has_no_claim_and_no_colocation(render):
     assert not chartlib.by_kind(objects, "PersistentVolumeClaim")
     for deployment in chartlib.by_kind(objects, "Deployment"):
         assert "affinity" not in deployment["spec"]["template"]["spec"]
+
+
+def tmp_size(objects, name):
+    spec = chartlib.named(objects, "Deployment", name)["spec"]["template"]["spec"]
+    (tmp,) = [v for v in spec["volumes"] if v["name"] == "tmp"]
+    return tmp["emptyDir"].get("sizeLimit")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # 256Mi of scratch plus 2 workers x 4 threads x 1 GiB uploads
+        ({}, 256 * 2**20 + 8 * 2**30),
+        (
+            {"config": {"maxUploadBytes": 100 * 2**20}, "api": {"workers": 1, "threads": 2}},
+            256 * 2**20 + 2 * 100 * 2**20,
+        ),
+        ({"tmpSizeLimit": "1Gi", "api": {"workers": 3, "threads": 1}}, 2**30 + 3 * 2**30),
+    ],
+)
+def test_api_tmp_holds_the_largest_uploads_of_every_request_slot(helm, values, expected):
+    objects = chartlib.helm_template(helm, values)
+    assert int(tmp_size(objects, "taskyard-api")) == expected
+    api = chartlib.named(objects, "Deployment", "taskyard-api")["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in api["containers"][0]["volumeMounts"]}
+    assert mounts["/tmp"] == "tmp"  # where werkzeug spools uploads (tempfile.gettempdir())
+    configmap = chartlib.named(objects, "ConfigMap", "taskyard-config")["data"]
+    assert "TMPDIR" not in configmap
+
+
+def test_other_pods_keep_the_small_tmp(default_objects):
+    assert tmp_size(default_objects, "taskyard-flower") == "256Mi"
+    assert tmp_size(default_objects, "taskyard-data-worker-high") == "256Mi"

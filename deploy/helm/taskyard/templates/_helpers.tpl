@@ -511,6 +511,18 @@ The writable /tmp of every container.
     sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end }}
 
+{{/*
+The API's /tmp: werkzeug spools every multipart upload larger than 500 KB into a temporary
+file there before it is streamed to storage, and each of the workers x threads request
+slots of a pod may hold one of up to config.maxUploadBytes. Sized so that the largest
+uploads, all at once, still fit, on top of tmpSizeLimit: an emptyDir over its sizeLimit
+gets the pod evicted. In bytes.
+*/}}
+{{- define "taskyard.api.tmpSizeBytes" -}}
+{{- $slots := mul (int .Values.api.workers) (int .Values.api.threads) }}
+{{- add (include "taskyard.bytes" .Values.tmpSizeLimit | int64) (mul $slots (include "taskyard.bytes" .Values.config.maxUploadBytes | int64)) }}
+{{- end }}
+
 {{- define "taskyard.tmpVolumeMount" -}}
 - name: tmp
   mountPath: /tmp
