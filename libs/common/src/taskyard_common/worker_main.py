@@ -52,9 +52,7 @@ def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, 
 
 
 def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
-    queue, worker_args = celery_worker_arguments(
-        task_type, sys.argv[1:] if argv is None else argv
-    )
+    queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
     app = importlib.import_module(app_module).app
     # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
     app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
