@@ -138,6 +138,21 @@ Object names.
 {{- printf "%s-rabbitmq" (include "taskyard.fullname" .) }}
 {{- end }}
 
+{{/*
+The rabbitmq.conf key of the quorum queues' WAL size for rabbitmq.image.tag: RabbitMQ up to
+4.2 sizes it with raft.wal_max_size_bytes; from 4.3 the quorum queues' Ra system reads
+quorum_queue.wal_max_size_bytes (which 4.2 and older reject as unknown) and raft.* no longer
+applies to it. A tag without a version (a digest, "latest") is taken as the newest.
+*/}}
+{{- define "taskyard.rabbitmq.walSizeKey" -}}
+{{- $version := regexFind "^[0-9]+\\.[0-9]+" (toString .Values.rabbitmq.image.tag) }}
+{{- if and $version (semverCompare "<4.3.0-0" (printf "%s.0" $version)) -}}
+raft.wal_max_size_bytes
+{{- else -}}
+quorum_queue.wal_max_size_bytes
+{{- end }}
+{{- end }}
+
 {{- define "taskyard.rabbitmq.secretName" -}}
 {{- default (include "taskyard.rabbitmq.fullname" .) .Values.rabbitmq.auth.existingSecret }}
 {{- end }}
