@@ -43,7 +43,7 @@ as_root() {
 }
 
 # --- tools and images -----------------------------------------------------------
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 scripts/ensure-docker.sh
 if [[ "${TASKYARD_CT_SKIP_BUILD:-0}" != 1 ]]; then
   scripts/build-images.sh
