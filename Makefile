@@ -57,8 +57,7 @@ e2e-kind: ## Run tests/e2e against the kind cluster and check KEDA scaling
 
 .PHONY: kind-memory
 kind-memory: ## Memory Docker needs for the kind cluster at full scale-out (from the chart's requests)
-	@scripts/ensure-uv.sh
-	PATH="$$(scripts/ensure-helm.sh):$$PATH" uv run --locked python scripts/kind_memory.py
+	PATH="$$(scripts/ensure-helm.sh):$$PATH" $(UV) run --locked python scripts/kind_memory.py
 
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster
