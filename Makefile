@@ -55,6 +55,10 @@ kind-up: ## Create a kind cluster, load the images, install KEDA and the chart
 e2e-kind: ## Run tests/e2e against the kind cluster and check KEDA scaling
 	@scripts/e2e-kind.sh
 
+.PHONY: kind-memory
+kind-memory: ## Memory Docker needs for the kind cluster at full scale-out (from the chart's requests)
+	PATH="$$(scripts/ensure-helm.sh):$$PATH" $(UV) run --locked python scripts/kind_memory.py
+
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster
 	@scripts/kind-down.sh

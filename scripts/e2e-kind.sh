@@ -7,7 +7,7 @@
 #   KIND_CLUSTER_NAME (taskyard), TASKYARD_NAMESPACE (taskyard), TASKYARD_RELEASE (taskyard),
 #   TASKYARD_KIND_API_PORT (18000), TASKYARD_KIND_FLOWER_PORT (15555),
 #   TASKYARD_FLOOD_TASKS (60), TASKYARD_SCALE_TIMEOUT (300 seconds per phase).
-# Extra arguments go to pytest.
+# Extra arguments go to pytest. Runs under bash 3.2 (stock macOS).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +40,8 @@ pids=()
 workdir="$(mktemp -d /tmp/taskyard-e2e-kind.XXXXXX)"
 cleanup() {
   local pid
-  for pid in "${pids[@]}"; do
+  # ${a[@]+...}: bash 3.2 with set -u calls an empty array unbound.
+  for pid in ${pids[@]+"${pids[@]}"}; do
     kill "$pid" 2>/dev/null || true
   done
   rm -rf "$workdir"

@@ -3,12 +3,16 @@
 # it, KEDA from its pinned release manifest, then `helm upgrade --install` of the
 # chart and a wait for every rollout. Safe to run again: reuses what exists.
 #
-# Needs Docker, kind (https://kind.sigs.k8s.io) and internet access for the KEDA
-# manifest and the upstream images (kindest/node, rabbitmq, redis, KEDA's).
-# helm and kubectl come from PATH or scripts/ensure-helm.sh.
+# Needs Docker, kind >= v0.33 (https://kind.sigs.k8s.io) and internet access for the KEDA
+# manifest and the upstream images (kindest/node, rabbitmq, valkey, KEDA's). helm and
+# kubectl come from PATH or scripts/ensure-helm.sh (for this host's OS and architecture).
+# Runs under bash 3.2 (stock macOS) and on Linux or macOS, x86-64 or arm64.
+#
+# Images reloaded under the same tag: the Taskyard Deployments are restarted so their
+# pods run the new build (kind-up remembers the loaded image ids per cluster).
 #
 # Settings (environment):
-#   KIND_CLUSTER_NAME (taskyard), KIND_NODE_IMAGE (kind's default),
+#   KIND_CLUSTER_NAME (taskyard), KIND_NODE_IMAGE (the one pinned in deploy/kind/cluster.yaml),
 #   TASKYARD_NAMESPACE (taskyard), TASKYARD_RELEASE (taskyard),
 #   KEDA_VERSION (2.20.2), TASKYARD_SKIP_BUILD=1 (do not build missing images),
 #   TASKYARD_HELM_TIMEOUT (10m). Extra arguments go to `helm upgrade --install`.
@@ -36,16 +40,17 @@ docker info >/dev/null 2>&1 || scripts/ensure-docker.sh
 
 version="$(awk -F'"' '/^appVersion:/ { print $2 }' "$chart/Chart.yaml")"
 [[ -n "$version" ]] || die "no appVersion in $chart/Chart.yaml"
-images=()
-for name in api data-worker email-worker file-worker; do
-  images+=("taskyard/$name:$version")
-done
+images=("taskyard/api:$version" "taskyard/data-worker:$version"
+  "taskyard/email-worker:$version" "taskyard/file-worker:$version")
+stamp_dir="$root/.cache/kind"
+stamp="$stamp_dir/$cluster.images"
 
 # --- the cluster -------------------------------------------------------------------
 if kind get clusters 2>/dev/null | grep -qx "$cluster"; then
   log "cluster $cluster exists"
 else
   log "creating cluster $cluster"
+  rm -f "$stamp"
   create=(kind create cluster --name "$cluster" --config deploy/kind/cluster.yaml --wait 180s)
   if [[ -n "${KIND_NODE_IMAGE:-}" ]]; then
     create+=(--image "$KIND_NODE_IMAGE")
@@ -66,7 +71,23 @@ if ((missing)); then
   scripts/build-images.sh
 fi
 log "loading ${images[*]} into $cluster"
-kind load docker-image --name "$cluster" "${images[@]}"
+if ! kind load docker-image --name "$cluster" "${images[@]}"; then
+  # Docker's containerd image store (Docker Desktop's default) breaks `kind load
+  # docker-image`; an archive from `docker save` loads either way.
+  log "kind load docker-image failed: loading a docker save archive instead"
+  archive="$(mktemp "${TMPDIR:-/tmp}/taskyard-images.XXXXXX")"
+  docker save -o "$archive" "${images[@]}"
+  if ! kind load image-archive --name "$cluster" "$archive"; then
+    rm -f "$archive"
+    die "could not load the images into $cluster"
+  fi
+  rm -f "$archive"
+fi
+loaded_ids="$(docker image inspect -f '{{.Id}}' "${images[@]}" | tr '\n' ' ')"
+previous_ids=""
+if [[ -f "$stamp" ]]; then
+  previous_ids="$(cat "$stamp")"
+fi
 
 # --- KEDA ----------------------------------------------------------------------------
 log "installing KEDA $keda_version"
@@ -91,6 +112,14 @@ helm upgrade --install "$release" "$chart" \
   --kube-context "$context" --namespace "$namespace" \
   --values deploy/kind/values.yaml \
   --wait --timeout "$helm_timeout" "$@"
+
+if [[ -n "$previous_ids" && "$previous_ids" != "$loaded_ids" ]]; then
+  # Same tags, new builds: the pods' spec did not change, so nothing rolled by itself.
+  log "images rebuilt under the same tags: restarting the Taskyard Deployments"
+  "${kc[@]}" -n "$namespace" rollout restart deployment -l "app.kubernetes.io/instance=$release"
+fi
+mkdir -p "$stamp_dir"
+printf '%s' "$loaded_ids" >"$stamp"
 
 log "waiting for every rollout"
 "${kc[@]}" -n "$namespace" rollout status "statefulset/$release-rabbitmq" --timeout=300s

@@ -232,6 +232,11 @@ def secret_data(secret: dict[str, Any]) -> dict[str, str]:
     return data
 
 
+def secrets_by_name(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The decoded data of every rendered Secret, by name."""
+    return {s["metadata"]["name"]: secret_data(s) for s in by_kind(objects, "Secret")}
+
+
 def worker_deployments(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         o

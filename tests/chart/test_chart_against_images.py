@@ -1,7 +1,7 @@
 """The chart wires the real images: every rendered Deployment (API, Flower, nine
 workers) runs with its own command, args, environment, user and mounts from the
-render, in Docker with host networking and the Services' names resolved to
-127.0.0.1; then tests/e2e passes against that stack.
+render, in Docker with host networking and the Services' names (short and
+fully qualified) resolved to 127.0.0.1; then tests/e2e passes against that stack.
 
 RabbitMQ and Redis are the host's servers standing in for the chart's StatefulSets:
 RabbitMQ gets the rendered user and password in a vhost of this run's own; a Redis
@@ -245,7 +245,9 @@ class ChartStack:
         files_dir = self.workdir / "files"
         files_dir.mkdir()
         files_dir.chmod(0o777)
-        hosts = [s["metadata"]["name"] for s in chartlib.by_kind(self.objects, "Service")]
+        services = [s["metadata"]["name"] for s in chartlib.by_kind(self.objects, "Service")]
+        # The chart addresses Services by their full names (<service>.<namespace>.svc).
+        hosts = services + [f"{name}.{chartlib.NAMESPACE}.svc" for name in services]
         for deployment in chartlib.by_kind(self.objects, "Deployment"):
             name = f"tyci-{self.suffix}-{deployment['metadata']['name']}"
             args = docker_run_args(deployment, self.objects, name, hosts, files_dir, self.workdir)
@@ -404,3 +406,22 @@ def test_e2e_suite_passes(chart_stack: ChartStack):
     )
     summary = result.stdout.strip().splitlines()[-1]
     assert re.search(r"\b\d+ passed", summary), summary
+
+
+def test_probes_and_hooks_run_in_the_images(chart_stack: ChartStack):
+    """Flower's probes answer without credentials; the API's preStop command exists in
+    its image and runs as the render's user."""
+    flower = chartlib.named(chart_stack.objects, "Deployment", "taskyard-flower")
+    probe = flower["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
+    url = f"http://127.0.0.1:{chart_stack.flower_port}{probe['path']}"
+    assert requests.get(url, timeout=10).status_code == 200
+    api = chartlib.named(chart_stack.objects, "Deployment", "taskyard-api")
+    pre_stop = api["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]
+    container = f"tyci-{chart_stack.suffix}-taskyard-api"
+    result = subprocess.run(
+        ["docker", "exec", container, *pre_stop["exec"]["command"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

@@ -218,11 +218,23 @@ def test_flower_policy_port_exists_on_the_flower_pod(default_objects):
     assert {p["port"] for p in rule["ports"]} == ports == {"http"}
 
 
+# The `helm test` Pod, admitted beside the listed clients (test_rollouts.py).
+HELM_TEST = {
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/component": "test",
+            "app.kubernetes.io/instance": "taskyard",
+            "app.kubernetes.io/name": "taskyard",
+        }
+    }
+}
+
+
 def test_restricted_api_admits_prometheus(helm):
     client = {"podSelector": {"matchLabels": {"app": "frontend"}}}
     objects = chartlib.helm_template(helm, {"api": {"networkPolicy": {"ingressFrom": [client]}}})
     assert _ingress(objects, "taskyard-api") == [
-        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [client, PROMETHEUS]}
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [client, PROMETHEUS, HELM_TEST]}
     ]
 
 
@@ -248,7 +260,7 @@ def test_prometheus_selector_is_configurable(helm):
     )
     assert _ingress(objects, "taskyard-workers")[0]["from"] == [selector]
     assert _ingress(objects, "taskyard-flower")[0]["from"] == [selector]
-    assert _ingress(objects, "taskyard-api")[0]["from"] == [client, selector]
+    assert _ingress(objects, "taskyard-api")[0]["from"] == [client, selector, HELM_TEST]
 
 
 def test_prometheus_can_be_left_out_of_the_policies(helm):

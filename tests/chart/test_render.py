@@ -178,7 +178,7 @@ def test_helm_test_hook(default_objects):
     script = (chartlib.CHART_DIR / "files" / "smoke_test.py").read_text()
     assert container["command"][2] == script
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["TASKYARD_TEST_API_URL"] == "http://taskyard-api:8000"
+    assert env["TASKYARD_TEST_API_URL"] == "http://taskyard-api.taskyard.svc:8000"
     assert pod["spec"]["restartPolicy"] == "Never"
 
 

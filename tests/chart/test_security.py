@@ -157,21 +157,24 @@ def test_generated_values_are_consistent(default_objects):
     redis = secrets["taskyard-redis"]
     urls = secrets["taskyard-connections"]
     assert urls["broker-url"] == (
-        f"amqp://taskyard:{rabbit['password']}@taskyard-rabbitmq:5672/%2F"
+        f"amqp://taskyard:{rabbit['password']}@taskyard-rabbitmq.taskyard.svc:5672/%2F"
     )
     assert urls["rabbitmq-management-url"] == (
-        f"http://taskyard:{rabbit['password']}@taskyard-rabbitmq:15672"
+        f"http://taskyard:{rabbit['password']}@taskyard-rabbitmq.taskyard.svc:15672"
     )
-    assert urls["redis-url"] == f"redis://:{redis['password']}@taskyard-redis:6379/0"
+    assert urls["redis-url"] == f"redis://:{redis['password']}@taskyard-redis.taskyard.svc:6379/0"
     flower = secrets["taskyard-flower"]
     assert flower["basic-auth"] == f"admin:{flower['password']}"
     # The servers read the same Secrets.
     rabbitmq = chartlib.named(default_objects, "StatefulSet", "taskyard-rabbitmq")
-    env = chartlib.resolve_env(
-        rabbitmq["spec"]["template"]["spec"]["containers"][0], default_objects
-    )
-    assert env["RABBITMQ_DEFAULT_USER"] == "taskyard"
-    assert env["RABBITMQ_DEFAULT_PASS"] == rabbit["password"]
+    (definitions,) = [
+        c
+        for c in rabbitmq["spec"]["template"]["spec"]["initContainers"]
+        if c["name"] == "definitions"
+    ]
+    env = chartlib.resolve_env(definitions, default_objects)
+    assert env["RABBITMQ_USERNAME"] == "taskyard"
+    assert env["RABBITMQ_PASSWORD"] == rabbit["password"]
     redis_set = chartlib.named(default_objects, "StatefulSet", "taskyard-redis")
     container = redis_set["spec"]["template"]["spec"]["containers"][0]
     env = chartlib.resolve_env(container, default_objects)
@@ -206,8 +209,13 @@ def test_existing_secrets_are_used_not_generated(render):
         "items": [{"key": "keys.txt", "path": "api-keys"}],
     }
     rabbitmq = chartlib.named(objects, "StatefulSet", "taskyard-rabbitmq")
-    env = {e["name"]: e for e in rabbitmq["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["RABBITMQ_DEFAULT_PASS"]["valueFrom"]["secretKeyRef"] == {
+    (definitions,) = [
+        c
+        for c in rabbitmq["spec"]["template"]["spec"]["initContainers"]
+        if c["name"] == "definitions"
+    ]
+    env = {e["name"]: e for e in definitions["env"]}
+    assert env["RABBITMQ_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
         "name": "my-rabbitmq",
         "key": "rabbitmq-password",
     }
@@ -275,7 +283,7 @@ def test_s3_storage(render):
 
 def test_pvc_storage_is_shared_by_api_and_workers(default_objects):
     (claim,) = chartlib.by_kind(default_objects, "PersistentVolumeClaim")
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
     users = []
     for deployment in chartlib.by_kind(default_objects, "Deployment"):
         volumes = deployment["spec"]["template"]["spec"].get("volumes") or []
@@ -286,11 +294,6 @@ def test_pvc_storage_is_shared_by_api_and_workers(default_objects):
             users.append(deployment["metadata"]["name"])
     assert "taskyard-api" in users
     assert len(users) == 10  # the API and the nine workers
-
-
-def test_kind_values_use_read_write_once(render):
-    (claim,) = chartlib.by_kind(render("kind"), "PersistentVolumeClaim")
-    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
 
 
 def _policy(objects, name):

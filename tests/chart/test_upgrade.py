@@ -61,9 +61,9 @@ def test_upgrade_keeps_every_generated_secret(helm, tmp_path):
         assert secrets[name] == data, name
     urls = secrets["taskyard-connections"]
     assert urls["broker-url"] == (
-        "amqp://taskyard:kept-rabbitmq-password@taskyard-rabbitmq:5672/%2F"
+        "amqp://taskyard:kept-rabbitmq-password@taskyard-rabbitmq.taskyard.svc:5672/%2F"
     )
-    assert urls["redis-url"] == "redis://:kept-redis-password@taskyard-redis:6379/0"
+    assert urls["redis-url"] == "redis://:kept-redis-password@taskyard-redis.taskyard.svc:6379/0"
     # Discovery lists keda.sh/v1alpha1, so the ScaledObjects are rendered.
     assert len(chartlib.by_kind(objects, "ScaledObject")) == 9
 

@@ -51,9 +51,9 @@ def test_worker_environment_and_grace_period(default_objects):
         assert spec["terminationGracePeriodSeconds"] > soft, queue
         assert int(env["TASKYARD_WORKER_CONCURRENCY"]) >= 1
         assert env["TASKYARD_BROKER_URL"].startswith("amqp://taskyard:")
-        assert "@taskyard-rabbitmq:5672/" in env["TASKYARD_BROKER_URL"]
+        assert "@taskyard-rabbitmq.taskyard.svc:5672/" in env["TASKYARD_BROKER_URL"]
         assert env["TASKYARD_REDIS_URL"].startswith("redis://:")
-        assert "@taskyard-redis:6379/0" in env["TASKYARD_REDIS_URL"]
+        assert "@taskyard-redis.taskyard.svc:6379/0" in env["TASKYARD_REDIS_URL"]
         assert env["TASKYARD_STORAGE_URL"] == "file:///var/lib/taskyard/files"
         mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
         assert "/var/lib/taskyard/files" in mounts
@@ -118,7 +118,7 @@ def test_trigger_authentication_reads_management_url(default_objects):
     secret = chartlib.named(default_objects, "Secret", ref["name"])
     host = chartlib.secret_data(secret)[ref["key"]]
     assert host.startswith("http://taskyard:")
-    assert host.endswith("@taskyard-rabbitmq:15672")
+    assert host.endswith("@taskyard-rabbitmq.taskyard.svc:15672")
 
 
 @pytest.mark.parametrize("scenario", ["keda-off", "keda-crds-missing"])

@@ -36,6 +36,49 @@ app.kubernetes.io/part-of: taskyard
 {{- end }}
 
 {{/*
+Labels of the pod templates of RabbitMQ and Redis: the common labels without the chart
+and app versions, so a chart bump alone does not restart them. Call with
+(dict "root" $ "component" "rabbitmq").
+*/}}
+{{- define "taskyard.stablePodLabels" -}}
+{{ include "taskyard.selectorLabels" . }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: taskyard
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checksum of a ConfigMap template's data only (its labels carry the chart version, which
+must not roll the pods). Call with (list $ "/rabbitmq/configmap.yaml").
+*/}}
+{{- define "taskyard.configChecksum" -}}
+{{- $root := index . 0 }}
+{{- $configMap := include (print $root.Template.BasePath (index . 1)) $root | fromYaml }}
+{{- $configMap.data | toJson | sha256sum }}
+{{- end }}
+
+{{/*
+Bytes of a Kubernetes quantity (512Mi, 1Gi, 1G, 1073741824), as an integer; fails on
+anything else. Sizes derived from container limits are computed with it.
+*/}}
+{{- define "taskyard.bytes" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) }}
+{{- int64 . }}
+{{- else }}
+{{- $quantity := toString . }}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" $quantity }}
+{{- $unit := trimPrefix $number $quantity }}
+{{- if or (not $number) (not (hasKey $units $unit)) }}
+{{- fail (printf "%q is not a memory quantity (e.g. 512Mi, 1Gi)" $quantity) }}
+{{- end }}
+{{- mulf (float64 $number) (index $units $unit) | int64 }}
+{{- end }}
+{{- end }}
+
+{{/*
 Selector labels. Call with (dict "root" $ "component" "api").
 */}}
 {{- define "taskyard.selectorLabels" -}}
@@ -93,6 +136,21 @@ Object names.
 
 {{- define "taskyard.rabbitmq.fullname" -}}
 {{- printf "%s-rabbitmq" (include "taskyard.fullname" .) }}
+{{- end }}
+
+{{/*
+The rabbitmq.conf key of the quorum queues' WAL size for rabbitmq.image.tag: RabbitMQ up to
+4.2 sizes it with raft.wal_max_size_bytes; from 4.3 the quorum queues' Ra system reads
+quorum_queue.wal_max_size_bytes (which 4.2 and older reject as unknown) and raft.* no longer
+applies to it. A tag without a version (a digest, "latest") is taken as the newest.
+*/}}
+{{- define "taskyard.rabbitmq.walSizeKey" -}}
+{{- $version := regexFind "^[0-9]+\\.[0-9]+" (toString .Values.rabbitmq.image.tag) }}
+{{- if and $version (semverCompare "<4.3.0-0" (printf "%s.0" $version)) -}}
+raft.wal_max_size_bytes
+{{- else -}}
+quorum_queue.wal_max_size_bytes
+{{- end }}
 {{- end }}
 
 {{- define "taskyard.rabbitmq.secretName" -}}
@@ -230,13 +288,25 @@ annotations:
 {{- end }}
 
 {{/*
+DNS name of a Service of this release, fully qualified to the cluster: <service>.<namespace>.svc.
+Every address the chart writes uses it, because some readers resolve it from another
+namespace (KEDA's operator reads the management URL from the `keda` namespace, where a
+short name does not resolve). Leaves the cluster domain to the resolver's search path.
+Call with (list $ "<service name>"), e.g. (list $ (include "taskyard.rabbitmq.fullname" $)).
+*/}}
+{{- define "taskyard.serviceHost" -}}
+{{- $root := index . 0 }}
+{{- printf "%s.%s.svc" (index . 1) $root.Release.Namespace }}
+{{- end }}
+
+{{/*
 The URLs of the connections Secret, built from the generated passwords.
 */}}
 {{- define "taskyard.brokerUrl" -}}
 {{- if .Values.rabbitmq.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.rabbitmq.fullname" .) "password" 32) }}
 {{- $vhost := .Values.rabbitmq.vhost | urlquery }}
-{{- printf "amqp://%s:%s@%s:%d/%s" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.rabbitmq.fullname" .) (int .Values.rabbitmq.service.amqpPort) $vhost }}
+{{- printf "amqp://%s:%s@%s:%d/%s" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.serviceHost" (list . (include "taskyard.rabbitmq.fullname" .))) (int .Values.rabbitmq.service.amqpPort) $vhost }}
 {{- else }}
 {{- required "externalRabbitmq.url is required when rabbitmq.enabled is false (or set connections.existingSecret)" .Values.externalRabbitmq.url }}
 {{- end }}
@@ -245,7 +315,7 @@ The URLs of the connections Secret, built from the generated passwords.
 {{- define "taskyard.rabbitmqManagementUrl" -}}
 {{- if .Values.rabbitmq.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.rabbitmq.fullname" .) "password" 32) }}
-{{- printf "http://%s:%s@%s:%d" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.rabbitmq.fullname" .) (int .Values.rabbitmq.service.managementPort) }}
+{{- printf "http://%s:%s@%s:%d" (.Values.rabbitmq.auth.username | urlquery) $password (include "taskyard.serviceHost" (list . (include "taskyard.rabbitmq.fullname" .))) (int .Values.rabbitmq.service.managementPort) }}
 {{- else }}
 {{- required "externalRabbitmq.managementUrl is required when rabbitmq.enabled is false (or set connections.existingSecret)" .Values.externalRabbitmq.managementUrl }}
 {{- end }}
@@ -254,7 +324,7 @@ The URLs of the connections Secret, built from the generated passwords.
 {{- define "taskyard.redisUrl" -}}
 {{- if .Values.redis.enabled }}
 {{- $password := include "taskyard.generatedValue" (list . (include "taskyard.redis.fullname" .) "password" 32) }}
-{{- printf "redis://:%s@%s:%d/%d" $password (include "taskyard.redis.fullname" .) (int .Values.redis.service.port) (int .Values.redis.database) }}
+{{- printf "redis://:%s@%s:%d/%d" $password (include "taskyard.serviceHost" (list . (include "taskyard.redis.fullname" .))) (int .Values.redis.service.port) (int .Values.redis.database) }}
 {{- else }}
 {{- required "externalRedis.url is required when redis.enabled is false (or set connections.existingSecret)" .Values.externalRedis.url }}
 {{- end }}
@@ -279,6 +349,10 @@ which every install renders.
 {{- end }}
 {{- if and (eq .Values.storage.type "s3") (or .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey) (not (and .Values.storage.s3.accessKeyId .Values.storage.s3.secretAccessKey)) }}
 {{- fail "storage.s3.accessKeyId and storage.s3.secretAccessKey go together" }}
+{{- end }}
+{{- $pvc := .Values.storage.pvc }}
+{{- if and (eq .Values.storage.type "pvc") (has "ReadWriteMany" $pvc.accessModes) (not $pvc.storageClassName) (not $pvc.existingClaim) }}
+{{- fail "storage.pvc.accessModes ReadWriteMany needs storage.pvc.storageClassName: the default StorageClass of kind (local-path) and of the big clouds binds only ReadWriteOnce, so the claim would stay Pending and no API or worker pod would start. Name a class that offers ReadWriteMany (NFS, EFS, Azure Files, CephFS), keep ReadWriteOnce (every pod on one node), or use storage.type s3" }}
 {{- end }}
 {{- range $queue, $_ := .Values.workers.overrides }}
 {{- $parts := splitList "." $queue }}
@@ -399,12 +473,69 @@ Storage environment and volume of the API and worker containers.
 {{- end }}
 
 {{/*
+"true" when the files volume attaches to one node at a time (a ReadWriteOnce claim), so
+every pod that mounts it must run on the same node.
+*/}}
+{{- define "taskyard.storage.singleNode" -}}
+{{- if and (eq .Values.storage.type "pvc") (not (has "ReadWriteMany" .Values.storage.pvc.accessModes)) -}}
+true
+{{- end }}
+{{- end }}
+
+{{/*
+Pod label naming the files claim a pod mounts; the podAffinity of taskyard.affinity
+selects it. Empty unless taskyard.storage.singleNode.
+*/}}
+{{- define "taskyard.storage.podLabel" -}}
+{{- if include "taskyard.storage.singleNode" . }}
+taskyard.io/files-claim: {{ include "taskyard.storage.claimName" . | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The affinity of a pod that mounts the files volume: the user's affinity, plus, for a
+ReadWriteOnce claim, a required podAffinity to the other pods of the claim on the same
+node. A ReadWriteOnce volume attaches to one node; a pod scheduled elsewhere would hang in
+ContainerCreating (Multi-Attach error). The first pod matches its own term, which the
+scheduler accepts while no other pod carries the label, so it may land on any node.
+Call with (list $ <the user's affinity>); renders `affinity:` or nothing.
+*/}}
+{{- define "taskyard.affinity" -}}
+{{- $root := index . 0 }}
+{{- $affinity := deepCopy (index . 1 | default dict) }}
+{{- if include "taskyard.storage.singleNode" $root }}
+{{- $podAffinity := get $affinity "podAffinity" | default dict }}
+{{- $required := get $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" | default list }}
+{{- $claim := include "taskyard.storage.podLabel" $root | fromYaml }}
+{{- $term := dict "labelSelector" (dict "matchLabels" $claim) "topologyKey" "kubernetes.io/hostname" }}
+{{- $_ := set $podAffinity "requiredDuringSchedulingIgnoredDuringExecution" (append $required $term) }}
+{{- $_ := set $affinity "podAffinity" $podAffinity }}
+{{- end }}
+{{- with $affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
 The writable /tmp of every container.
 */}}
 {{- define "taskyard.tmpVolume" -}}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end }}
+
+{{/*
+The API's /tmp: werkzeug spools every multipart upload larger than 500 KB into a temporary
+file there before it is streamed to storage, and each of the workers x threads request
+slots of a pod may hold one of up to config.maxUploadBytes. Sized so that the largest
+uploads, all at once, still fit, on top of tmpSizeLimit: an emptyDir over its sizeLimit
+gets the pod evicted. In bytes.
+*/}}
+{{- define "taskyard.api.tmpSizeBytes" -}}
+{{- $slots := mul (int .Values.api.workers) (int .Values.api.threads) }}
+{{- add (include "taskyard.bytes" .Values.tmpSizeLimit | int64) (mul $slots (include "taskyard.bytes" .Values.config.maxUploadBytes | int64)) }}
 {{- end }}
 
 {{- define "taskyard.tmpVolumeMount" -}}

@@ -22,16 +22,20 @@ import sys
 from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name
 
 
-def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, list[str]]:
+    """(queue, arguments of `celery worker`) for `taskyard-<type>-worker <argv>`.
+
+    --priority picks the one queue; every other argument (--concurrency,
+    --max-tasks-per-child, ...) goes on to Celery's own parser, which rejects what it
+    does not know. The queue and hostname are the worker's, so they cannot be overridden.
+    """
     parser = argparse.ArgumentParser(prog=f"taskyard-{task_type}-worker")
     parser.add_argument("--priority", choices=PRIORITIES, required=True)
-    parser.add_argument("--concurrency", type=int, default=None)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-
+    args, celery_args = parser.parse_known_args(argv)
+    for fixed in ("-Q", "--queues", "-n", "--hostname"):
+        if any(arg == fixed or arg.startswith(f"{fixed}=") for arg in celery_args):
+            parser.error(f"{fixed} is set by taskyard-{task_type}-worker from --priority")
     queue = queue_name(task_type, args.priority)
-    app = importlib.import_module(app_module).app
-    # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
-    app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     worker_args = [
         "worker",
         "--queues",
@@ -44,6 +48,12 @@ def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = 
         "--without-gossip",
         "--task-events",
     ]
-    if args.concurrency:
-        worker_args += ["--concurrency", str(args.concurrency)]
+    return queue, worker_args + celery_args
+
+
+def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+    queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
+    app = importlib.import_module(app_module).app
+    # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
+    app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     app.worker_main(worker_args)
