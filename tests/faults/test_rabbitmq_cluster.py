@@ -151,7 +151,12 @@ def test_member_killed_under_load_loses_no_accepted_task(cluster: Cluster) -> No
     before = queue_info(stack)
     assert len(before["members"]) == members, before["members"]
     victim = node_of(rabbitmq, before["leader"])
-    assert connections_on(stack, victim.node) > 0, "clients should be connected to the leader"
+
+    def clients_on_victim() -> None:
+        # The management API lists connections a few seconds after they open.
+        assert connections_on(stack, victim.node) > 0, "clients should be on the leader's node"
+
+    eventually(clients_on_victim, 20)
 
     load = Load(stack.base_url)
     threads = [threading.Thread(target=load.submit_until_stopped) for _ in range(SUBMITTERS)]

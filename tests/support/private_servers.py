@@ -254,5 +254,5 @@ class RabbitCluster:
         )
 
     def stop(self) -> None:
-        for node in reversed(self.nodes):
-            node.stop()
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(PrivateRabbitMQ.stop, self.nodes))
