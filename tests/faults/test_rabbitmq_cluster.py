@@ -10,6 +10,7 @@ does and does not prove for the chart's 4.x.
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import tempfile
 import threading
@@ -108,7 +109,7 @@ class Load:
         longest gap between two accepted submits."""
         refused = [at for at, status in self.answers if status == 503 and at >= killed_at]
         accepted_at = [at for at, status in self.answers if status == 202]
-        gaps = [later - earlier for earlier, later in zip(accepted_at, accepted_at[1:])]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(accepted_at)]
         last_refusal = (max(refused) - killed_at) if refused else 0.0
         return len(refused), last_refusal, max(gaps, default=0.0)
 
@@ -138,9 +139,9 @@ def deliveries_per_task(stack: Stack, task_ids: set[str]) -> collections.Counter
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("event") in {"task_started", "task_skipped"}:
-                if event.get("task_id") in task_ids:
-                    seen[event["task_id"]] += 1
+            delivered = event.get("event") in {"task_started", "task_skipped"}
+            if delivered and event.get("task_id") in task_ids:
+                seen[event["task_id"]] += 1
     return seen
 
 
