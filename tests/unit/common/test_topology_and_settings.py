@@ -65,3 +65,17 @@ def test_no_secret_has_a_shipped_default() -> None:
     assert settings.api_keys.get_secret_value() == ""
     assert settings.flower_basic_auth.get_secret_value() == ""
     assert settings.smtp_password.get_secret_value() == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "urls"),
+    [
+        ("amqp://a//", ["amqp://a//"]),
+        ("amqp://a//;amqp://b//", ["amqp://a//", "amqp://b//"]),
+        (" amqp://a// ; amqp://b// ;", ["amqp://a//", "amqp://b//"]),
+    ],
+)
+def test_broker_and_management_urls_list_every_member(value: str, urls: list[str]) -> None:
+    settings = Settings(broker_url=value, rabbitmq_management_url=value.replace("amqp", "http"))
+    assert settings.broker_urls() == urls
+    assert settings.management_urls() == [url.replace("amqp", "http") for url in urls]
