@@ -48,30 +48,31 @@ BODY = {
 }
 
 
-@dataclass
-class Cluster:
-    rabbitmq: RabbitCluster
-    stack: Stack
-
-
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def cluster_servers() -> Iterator[tuple[RabbitCluster, PrivateRedis]]:
     workdir = Path(tempfile.mkdtemp(prefix="taskyard-cluster-"))
     workdir.chmod(0o755)
     rabbitmq = RabbitCluster.start(workdir / "rabbitmq")
     redis_server = PrivateRedis.start(workdir / "redis")
     try:
-        with running_stack(
-            "cluster-stack",
-            {"TASKYARD_WORKER_CONCURRENCY": "2"},
-            queues=[QUEUE],
-            endpoints=rabbitmq.endpoints(redis_server),
-        ) as stack:
-            yield Cluster(rabbitmq, stack)
+        yield rabbitmq, redis_server
     finally:
         rabbitmq.stop()
         redis_server.stop()
         cleanup_workdir(workdir)
+
+
+@pytest.fixture(scope="module")
+def cluster_stack(cluster_servers: tuple[RabbitCluster, PrivateRedis]) -> Iterator[Stack]:
+    """The API and the workers of one queue, given every member's URL."""
+    rabbitmq, redis_server = cluster_servers
+    with running_stack(
+        "cluster-stack",
+        {"TASKYARD_WORKER_CONCURRENCY": "2"},
+        queues=[QUEUE],
+        endpoints=rabbitmq.endpoints(redis_server),
+    ) as stack:
+        yield stack
 
 
 @dataclass
@@ -151,8 +152,10 @@ def deliveries_per_task(stack: Stack, task_ids: set[str]) -> collections.Counter
     return seen
 
 
-def test_member_killed_under_load_loses_no_accepted_task(cluster: Cluster) -> None:
-    stack, rabbitmq = cluster.stack, cluster.rabbitmq
+def test_member_killed_under_load_loses_no_accepted_task(
+    cluster_stack: Stack, cluster_servers: tuple[RabbitCluster, PrivateRedis]
+) -> None:
+    stack, (rabbitmq, _) = cluster_stack, cluster_servers
     api = ApiClient(stack.base_url)
     members = len(rabbitmq.nodes)
     before = queue_info(stack)
