@@ -79,3 +79,13 @@ def test_every_member_down_raises_the_last_error() -> None:
     )
     with pytest.raises(requests.ConnectionError, match=str(second)):
         fetch_queues(found)
+
+
+def test_flowers_broker_tab_reads_the_first_members_management_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskyard_api import flower
+
+    listed = Settings(rabbitmq_management_url="http://u:p@a:15672/;http://u:p@b:15672")
+    monkeypatch.setattr(flower, "settings", listed)
+    assert "--broker_api=http://u:p@a:15672/api/" in flower.flower_arguments([])
