@@ -44,6 +44,12 @@ def rabbitmq_sbin() -> Path:
     return Path(found[-1]).parent
 
 
+def local_minor_version(sbin: Path) -> str:
+    """'3.10' from /usr/lib/rabbitmq/lib/rabbitmq_server-3.10.8/sbin."""
+    major, minor, *_ = sbin.parent.name.removeprefix("rabbitmq_server-").split(".")
+    return f"{major}.{minor}"
+
+
 class Node:
     """One RabbitMQ node over a data folder that outlives its boots, like the PVC."""
 
@@ -56,6 +62,9 @@ class Node:
             helm,
             {
                 "rabbitmq": {
+                    # Rendered for the version that boots here, so version-keyed settings
+                    # (the quorum-queue WAL key) are the ones this node understands.
+                    "image": {"tag": f"{local_minor_version(self.sbin)}-management"},
                     "service": {
                         "amqpPort": self.amqp,
                         "managementPort": self.management,

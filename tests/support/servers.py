@@ -28,6 +28,18 @@ class Endpoints:
     management_port: int = RABBITMQ_MANAGEMENT_PORT
     redis_host: str = REDIS_HOST
     redis_port: int = REDIS_PORT
+    # Every member's ports when RabbitMQ is a cluster (clients get them all, to fail over);
+    # empty for a single node.
+    cluster_amqp_ports: tuple[int, ...] = ()
+    cluster_management_ports: tuple[int, ...] = ()
+
+    def broker_url(self, vhost: str) -> str:
+        ports = self.cluster_amqp_ports or (self.amqp_port,)
+        return ";".join(f"amqp://guest:guest@{self.rabbitmq_host}:{port}/{vhost}" for port in ports)
+
+    def management_url(self) -> str:
+        ports = self.cluster_management_ports or (self.management_port,)
+        return ";".join(f"http://guest:guest@{self.rabbitmq_host}:{port}" for port in ports)
 
 
 DEFAULT_ENDPOINTS = Endpoints()

@@ -197,15 +197,11 @@ class Stack:
         port = servers.free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TASKYARD_")},
-            "TASKYARD_BROKER_URL": (
-                f"amqp://guest:guest@{endpoints.rabbitmq_host}:{endpoints.amqp_port}/{vhost}"
-            ),
+            "TASKYARD_BROKER_URL": endpoints.broker_url(vhost),
             "TASKYARD_REDIS_URL": (
                 f"redis://{endpoints.redis_host}:{endpoints.redis_port}/{redis_db}"
             ),
-            "TASKYARD_RABBITMQ_MANAGEMENT_URL": (
-                f"http://guest:guest@{endpoints.rabbitmq_host}:{endpoints.management_port}"
-            ),
+            "TASKYARD_RABBITMQ_MANAGEMENT_URL": endpoints.management_url(),
             "TASKYARD_STORAGE_URL": f"file://{storage}",
             "TASKYARD_SMTP_HOST": "127.0.0.1",
             "TASKYARD_SMTP_PORT": str(smtp.port),

@@ -65,3 +65,32 @@ def test_no_secret_has_a_shipped_default() -> None:
     assert settings.api_keys.get_secret_value() == ""
     assert settings.flower_basic_auth.get_secret_value() == ""
     assert settings.smtp_password.get_secret_value() == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "urls"),
+    [
+        ("amqp://a//", ["amqp://a//"]),
+        ("amqp://a//;amqp://b//", ["amqp://a//", "amqp://b//"]),
+        (" amqp://a// ; amqp://b// ;", ["amqp://a//", "amqp://b//"]),
+    ],
+)
+def test_broker_and_management_urls_list_every_member(value: str, urls: list[str]) -> None:
+    settings = Settings(broker_url=value, rabbitmq_management_url=value.replace("amqp", "http"))
+    assert settings.broker_urls() == urls
+    assert settings.management_urls() == [url.replace("amqp", "http") for url in urls]
+
+
+def test_celery_declares_no_queue_rabbitmq_4_3_refuses() -> None:
+    """RabbitMQ 4.3 refuses transient queues that are not exclusive: Celery's remote-control,
+    reply and event queues must stay exclusive; the task queues are durable."""
+    app = create_celery_app("test", Settings())
+    mailbox = app.control.mailbox
+    transient = [
+        mailbox.reply_queue,
+        mailbox.get_queue("worker@host"),
+        app.events.Receiver(app.connection_for_read()).queue,
+    ]
+    for queue in transient:
+        assert queue.durable or queue.exclusive, queue
+    assert all(queue.durable for queue in topology.kombu_queues())

@@ -157,6 +157,28 @@ quorum_queue.wal_max_size_bytes
 {{- default (include "taskyard.rabbitmq.fullname" .) .Values.rabbitmq.auth.existingSecret }}
 {{- end }}
 
+{{/*
+"true" when the chart's RabbitMQ is a cluster (replicas > 1), else empty.
+*/}}
+{{- define "taskyard.rabbitmq.clustered" -}}
+{{- if gt (int .Values.rabbitmq.replicas) 1 }}true{{ end }}
+{{- end }}
+
+{{/*
+A cluster needs an odd number of nodes (a majority survives the loss of a minority) and
+RabbitMQ 4.1 or later, whose Kubernetes peer discovery joins every pod to the one with
+ordinal 0 without calling the Kubernetes API (earlier versions listed Endpoints).
+*/}}
+{{- define "taskyard.rabbitmq.validateCluster" -}}
+{{- $replicas := int .Values.rabbitmq.replicas }}
+{{- if and (gt $replicas 1) (eq (mod $replicas 2) 0) }}
+{{- fail (printf "rabbitmq.replicas must be 1 or odd (3, 5, ...): with %d nodes, losing half of them stops every quorum queue" $replicas) }}
+{{- end }}
+{{- if and (gt $replicas 1) (regexMatch "^(3\\.|4\\.0([.-]|$))" (toString .Values.rabbitmq.image.tag)) }}
+{{- fail (printf "rabbitmq.replicas > 1 needs RabbitMQ 4.1 or later (rabbitmq.image.tag is %v): the chart forms the cluster with the Kubernetes peer discovery of 4.1+, which needs no Kubernetes API access" .Values.rabbitmq.image.tag) }}
+{{- end }}
+{{- end }}
+
 {{- define "taskyard.redis.fullname" -}}
 {{- printf "%s-redis" (include "taskyard.fullname" .) }}
 {{- end }}

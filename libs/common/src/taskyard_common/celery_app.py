@@ -56,6 +56,8 @@ def create_celery_app(main: str, settings: Settings) -> Celery:
         task_send_sent_event=False,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
+        # Delayed delivery declared once per cluster, not once per member URL.
+        worker_consumer="taskyard_common.cluster_consumer:ClusterConsumer",
         worker_concurrency=settings.worker_concurrency,
         worker_soft_shutdown_timeout=settings.worker_soft_shutdown_timeout_seconds,
         # Retries wait in the broker, not as ETA tasks in the worker: an idle worker stops at once.

@@ -8,6 +8,14 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# TASKYARD_BROKER_URL and TASKYARD_RABBITMQ_MANAGEMENT_URL may list every member of a
+# RabbitMQ cluster with this between them; kombu fails over between broker URLs in order.
+URL_SEPARATOR = ";"
+
+
+def split_urls(value: SecretStr) -> list[str]:
+    return [url.strip() for url in value.get_secret_value().split(URL_SEPARATOR) if url.strip()]
+
 
 class Settings(BaseSettings):
     """The one place a Taskyard process reads its configuration from.
@@ -76,6 +84,12 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: str) -> str:
         return value.upper()
+
+    def broker_urls(self) -> list[str]:
+        return split_urls(self.broker_url)
+
+    def management_urls(self) -> list[str]:
+        return split_urls(self.rabbitmq_management_url)
 
     def api_key_set(self) -> frozenset[str]:
         """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""

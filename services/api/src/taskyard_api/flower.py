@@ -36,7 +36,9 @@ BaseHandler.get_active_queue_names = _taskyard_queue_names  # type: ignore[metho
 
 
 def flower_arguments(extra: list[str]) -> list[str]:
-    management = settings.rabbitmq_management_url.get_secret_value().rstrip("/")
+    # Flower's Broker tab takes one management API: the first member's (in Kubernetes the
+    # Service, which any live member answers).
+    management = settings.management_urls()[0].rstrip("/")
     arguments = [
         "--app",
         "taskyard_api.flower:celery_app",

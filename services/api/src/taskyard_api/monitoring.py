@@ -63,9 +63,22 @@ def _vhost(broker_url: str) -> str:
 
 
 def fetch_queues(found: Services) -> list[dict[str, Any]]:
-    """The nine queues in topology order; a queue RabbitMQ does not know yet counts zero."""
-    url = urlsplit(found.settings.rabbitmq_management_url.get_secret_value())
-    vhost = quote(_vhost(found.settings.broker_url.get_secret_value()), safe="")
+    """The nine queues in topology order; a queue RabbitMQ does not know yet counts zero.
+
+    With several management URLs (one per cluster member) the first that answers wins."""
+    vhost = quote(_vhost(found.settings.broker_urls()[0]), safe="")
+    error: Exception | None = None
+    for management_url in found.settings.management_urls():
+        try:
+            return _queues_from(management_url, vhost)
+        except requests.RequestException as failed:
+            error = failed
+    assert error is not None
+    raise error
+
+
+def _queues_from(management_url: str, vhost: str) -> list[dict[str, Any]]:
+    url = urlsplit(management_url)
     base = f"{url.scheme}://{url.hostname}:{url.port or 15672}{url.path.rstrip('/')}"
     response = requests.get(
         f"{base}/api/queues/{vhost}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amqp.exceptions import MessageNacked
 from kombu.exceptions import KombuError, OperationalError
 
 from taskyard_api.errors import BackendUnavailable
@@ -14,7 +15,11 @@ from taskyard_common.records import TaskRecord
 
 
 def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> None:
-    """Returns once RabbitMQ has confirmed the message (confirm_publish), else raises 503."""
+    """Returns once RabbitMQ has confirmed the message (confirm_publish), else raises 503.
+
+    A connection lost before the confirm is retried (task_publish_retry) on the next broker
+    URL; a message the broker refuses (basic.nack, e.g. a quorum queue without a majority)
+    was not accepted either: 503, never 202."""
     try:
         services.celery.send_task(
             topology.TASK_NAMES[record.type],
@@ -26,5 +31,5 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             ignore_result=True,
             **task_reprs(record.type, record.max_retries),
         )
-    except (OperationalError, KombuError, OSError, ConnectionError) as error:
+    except (OperationalError, KombuError, MessageNacked, OSError, ConnectionError) as error:
         raise BackendUnavailable("rabbitmq", error) from error
