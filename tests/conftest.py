@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.s3 import S3Server, aws_credentials, running_s3_server
 from support.stack import Stack, running_stack
 
 
@@ -13,6 +14,13 @@ from support.stack import Stack, running_stack
 def stack() -> Iterator[Stack]:
     with running_stack("stack") as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server, one per session; AWS credentials for it in this process's env."""
+    with running_s3_server(tmp_path_factory.mktemp("moto")) as server, aws_credentials(server):
+        yield server
 
 
 @pytest.hookimpl(hookwrapper=True)
