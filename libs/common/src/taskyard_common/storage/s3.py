@@ -40,6 +40,8 @@ PART_BYTES = 8 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
+# A readiness probe has 3 s in the chart, shared with the broker and Redis checks.
+PROBE_TIMEOUT_SECONDS = 1
 # botocore's "standard" mode retries throttling, 5xx and dropped connections this often in all.
 MAX_ATTEMPTS = 3
 
@@ -106,35 +108,44 @@ class S3Backend:
         self.bucket, self._prefix = parse_s3_url(url)
         self._options = options
         self._lock = threading.Lock()
-        self._client: Any = None
+        self._clients: dict[str, Any] = {}
         self._client_pid = 0
 
-    def client(self) -> Any:
-        """One client a process: connection pools must not cross a fork (gunicorn, Celery)."""
+    def client(self, *, probe: bool = False) -> Any:
+        """One client a process: connection pools must not cross a fork (gunicorn, Celery).
+
+        The probe client (readiness checks) gives up fast instead of retrying.
+        """
         with self._lock:
-            if self._client is None or self._client_pid != os.getpid():
-                options = self._options
-                config = Config(
-                    connect_timeout=CONNECT_TIMEOUT_SECONDS,
-                    read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                    s3={"addressing_style": options.addressing_style},
-                    # Checksums only where S3 requires them: many S3-compatible stores
-                    # refuse the CRC trailers botocore sends by default since 1.36.
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                )
-                try:
-                    self._client = botocore.session.get_session().create_client(
-                        "s3",
-                        region_name=options.region or None,
-                        endpoint_url=options.endpoint_url or None,
-                        config=config,
-                    )
-                except (BotoCoreError, ValueError) as error:
-                    raise classify(error, f"s3://{self.bucket}") from error
+            if self._client_pid != os.getpid():
+                self._clients.clear()
                 self._client_pid = os.getpid()
-            return self._client
+            name = "probe" if probe else "main"
+            if name not in self._clients:
+                self._clients[name] = self._new_client(probe)
+            return self._clients[name]
+
+    def _new_client(self, probe: bool) -> Any:
+        options = self._options
+        config = Config(
+            connect_timeout=PROBE_TIMEOUT_SECONDS if probe else CONNECT_TIMEOUT_SECONDS,
+            read_timeout=PROBE_TIMEOUT_SECONDS if probe else READ_TIMEOUT_SECONDS,
+            retries={"mode": "standard", "max_attempts": 1 if probe else MAX_ATTEMPTS},
+            s3={"addressing_style": options.addressing_style},
+            # Checksums only where S3 requires them: many S3-compatible stores
+            # refuse the CRC trailers botocore sends by default since 1.36.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        try:
+            return botocore.session.get_session().create_client(
+                "s3",
+                region_name=options.region or None,
+                endpoint_url=options.endpoint_url or None,
+                config=config,
+            )
+        except (BotoCoreError, ValueError) as error:
+            raise classify(error, f"s3://{self.bucket}") from error
 
     def object_key(self, key: str) -> str:
         return f"{self._prefix}/{key}" if self._prefix else key
@@ -171,7 +182,7 @@ class S3Backend:
     def check(self) -> None:
         what = f"s3://{self.bucket}"
         try:
-            self.client().head_bucket(Bucket=self.bucket)
+            self.client(probe=True).head_bucket(Bucket=self.bucket)
         except ClientError as error:
             # HEAD answers carry no error body: the status code is all there is.
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
