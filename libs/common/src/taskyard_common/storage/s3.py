@@ -295,11 +295,13 @@ class _MultipartUpload:
     def write(self, data: bytes) -> int:
         self._buffer += data
         while len(self._buffer) >= PART_BYTES:
-            self._send_part(bytes(self._buffer[:PART_BYTES]))
-            del self._buffer[:PART_BYTES]
+            # The full buffer is sent as it is (no copy of the part); the rest starts a new one.
+            part, self._buffer = self._buffer, bytearray(self._buffer[PART_BYTES:])
+            del part[PART_BYTES:]
+            self._send_part(part)
         return len(data)
 
-    def _send_part(self, data: bytes) -> None:
+    def _send_part(self, data: bytearray) -> None:
         if self._upload_id is None:
             started = self._backend.call("create_multipart_upload", self._key)
             self._upload_id = str(started["UploadId"])
@@ -311,10 +313,10 @@ class _MultipartUpload:
 
     def finish(self) -> None:
         if self._upload_id is None:
-            self._backend.call("put_object", self._key, Body=bytes(self._buffer))
+            self._backend.call("put_object", self._key, Body=self._buffer)
             return
         if self._buffer:
-            self._send_part(bytes(self._buffer))
+            self._send_part(self._buffer)
         self._backend.call(
             "complete_multipart_upload",
             self._key,
