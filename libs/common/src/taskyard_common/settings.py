@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     storage_url: str = "file:///tmp/taskyard-files"
     # Empty: AWS S3 itself (or botocore's AWS_ENDPOINT_URL_S3); set for MinIO, Ceph, R2 ...
     s3_endpoint_url: str = ""
-    # Empty: botocore's AWS_REGION / AWS_DEFAULT_REGION, else us-east-1.
+    # Empty: botocore's AWS_DEFAULT_REGION, else us-east-1.
     s3_region: str = ""
     # path (bucket in the URL path) suits most S3-compatible stores; auto lets botocore pick.
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
