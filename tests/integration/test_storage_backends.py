@@ -26,6 +26,7 @@ from support.client import ApiClient
 from support.memory import MIB, RssSampler
 from support.multipart import StreamedMultipart
 from support.s3 import S3Server
+from support.servers import free_port
 from support.stack import Stack, cleanup_workdir, start_stack
 
 pytestmark = pytest.mark.integration
@@ -223,3 +224,62 @@ def test_a_large_upload_streams_through_the_api(
         for chunk in download_.iter_content(MIB):
             streamed.update(chunk)
     assert streamed.hexdigest() == digest.hexdigest()
+
+
+def s3_only(backend: Backend) -> S3Server:
+    if backend.s3 is None:
+        pytest.skip("an S3 fault")
+    return backend.s3
+
+
+def test_an_unreachable_s3_endpoint_is_retried_until_it_answers(backend: Backend) -> None:
+    s3 = s3_only(backend)
+    stack = backend.stack
+    blob = backend.api.upload("a.bin", b"abc", "application/octet-stream")
+    dead_endpoint = f"http://127.0.0.1:{free_port()}"
+    stack.start_worker("file.low", {"TASKYARD_S3_ENDPOINT_URL": dead_endpoint})
+    try:
+        accepted = backend.api.submit(
+            {
+                "type": "file",
+                "priority": "low",
+                "payload": {"file_id": blob["id"], "operation": "checksum"},
+            }
+        )
+        retrying = backend.api.wait_for(
+            accepted["id"], {"RETRYING", "SUCCESS", "FAILED"}, timeout_seconds=60
+        )
+        assert retrying["status"] == "RETRYING", retrying
+        assert retrying["error"]["type"] == "StorageUnavailable"
+        assert retrying["error"]["retryable"] is True
+    finally:
+        stack.stop_worker("file.low")
+    stack.start_worker("file.low", {"TASKYARD_S3_ENDPOINT_URL": s3.endpoint_url})
+    try:
+        done = backend.api.wait_for(accepted["id"], timeout_seconds=TASK_TIMEOUT_SECONDS)
+        assert done["status"] == "SUCCESS", done
+        assert done["result"]["checksum"] == hashlib.sha256(b"abc").hexdigest()
+    finally:
+        stack.stop_worker("file.low")
+
+
+def test_a_missing_bucket_fails_a_task_at_once(backend: Backend) -> None:
+    s3_only(backend)
+    stack = backend.stack
+    blob = backend.api.upload("a.bin", b"abc", "application/octet-stream")
+    stack.start_worker("file.low", {"TASKYARD_STORAGE_URL": "s3://taskyard-no-such-bucket/x"})
+    try:
+        accepted = backend.api.submit(
+            {
+                "type": "file",
+                "priority": "low",
+                "payload": {"file_id": blob["id"], "operation": "checksum"},
+            }
+        )
+        record = backend.api.wait_for(accepted["id"], timeout_seconds=60)
+    finally:
+        stack.stop_worker("file.low")
+    assert record["status"] == "FAILED", record
+    assert record["attempts"] == 1
+    assert record["error"]["type"] == "StorageMisconfigured"
+    assert "does not exist" in record["error"]["message"]
