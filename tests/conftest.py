@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -11,8 +12,13 @@ from support.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with running_stack("stack") as started:
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """TASKYARD_TEST_STORAGE=s3 keeps the stack's files in a moto bucket instead of a folder."""
+    extra_env: dict[str, str] = {}
+    if os.environ.get("TASKYARD_TEST_STORAGE", "folder") == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        extra_env = s3.storage_env(s3.new_bucket())
+    with running_stack("stack", extra_env) as started:
         yield started
 
 
