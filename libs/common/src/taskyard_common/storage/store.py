@@ -22,7 +22,6 @@ from taskyard_common.storage.folder import FolderBackend
 from taskyard_common.storage.layout import (
     StoredFile,
     blob_key,
-    checked,
     clean_name,
     meta_key,
     new_file_id,
@@ -129,7 +128,7 @@ class FileStore:
 
     def _open_blob(self, file_id: str) -> IO[bytes]:
         try:
-            return self._backend.open_read(blob_key(checked(file_id)))
+            return self._backend.open_read(blob_key(file_id))
         except FileNotFound as error:
             raise FileNotFound(file_id) from error
 

@@ -24,6 +24,13 @@ files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Ta
 log = get_logger("taskyard.api")
 
 
+def _storage_failed(error: StorageUnavailable | StorageMisconfigured) -> BackendUnavailable:
+    log.warning(
+        "backend_unavailable", backend="storage", error_type=type(error).__name__, error=str(error)
+    )
+    return BackendUnavailable("storage", error)
+
+
 class UploadForm(BaseModel):
     file: FileStorage
 
@@ -58,7 +65,7 @@ def upload_file(form: UploadForm) -> Response:
     except FileTooLarge as error:
         raise ApiError(413, str(error)) from error
     except (StorageUnavailable, StorageMisconfigured) as error:
-        raise BackendUnavailable("storage", error) from error
+        raise _storage_failed(error) from error
     log.info("file_uploaded", file_id=stored.id, size=stored.size)
     response = jsonify(FileInfo(**stored.__dict__).model_dump())
     response.status_code = 201
@@ -78,7 +85,7 @@ def download_file(path: FilePath) -> Response:
     except FileNotFound as error:
         raise ApiError(404, f"no file {path.file_id}") from error
     except (StorageUnavailable, StorageMisconfigured) as error:
-        raise BackendUnavailable("storage", error) from error
+        raise _storage_failed(error) from error
     response = Response(stream_with_context(chunks), mimetype=stored.content_type)
     response.headers["Content-Length"] = str(stored.size)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"
