@@ -20,3 +20,7 @@ class StorageMisconfigured(RuntimeError):
 
     Not a ConnectionError, so a task fails at once; the API answers 503 and /readyz names it.
     """
+
+
+# Everything a backend raises on purpose: callers pass these through untouched.
+STORAGE_ERRORS = (FileNotFound, StorageUnavailable, StorageMisconfigured)

@@ -9,7 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from taskyard_common.storage.errors import FileNotFound, StorageMisconfigured, StorageUnavailable
+from taskyard_common.storage.errors import (
+    STORAGE_ERRORS,
+    FileNotFound,
+    StorageMisconfigured,
+    StorageUnavailable,
+)
 
 
 class FolderBackend:
@@ -57,7 +62,7 @@ class FolderBackend:
         try:
             with self.open_write(key) as handle:
                 handle.write(data)
-        except (StorageUnavailable, StorageMisconfigured):
+        except STORAGE_ERRORS:
             raise
         except OSError as error:
             raise StorageUnavailable(str(error)) from error

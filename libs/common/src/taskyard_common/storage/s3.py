@@ -32,7 +32,12 @@ from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
 
-from taskyard_common.storage.errors import FileNotFound, StorageMisconfigured, StorageUnavailable
+from taskyard_common.storage.errors import (
+    STORAGE_ERRORS,
+    FileNotFound,
+    StorageMisconfigured,
+    StorageUnavailable,
+)
 from taskyard_common.storage.options import S3Options
 
 # Every part but the last must be at least 5 MiB; 10,000 parts of 8 MiB allow 80 GiB a file.
@@ -155,6 +160,8 @@ class S3Backend:
         try:
             method = getattr(self.client(), operation)
             return method(Bucket=self.bucket, Key=self.object_key(key), **arguments)
+        except STORAGE_ERRORS:
+            raise
         except Exception as error:
             raise classify(error, what) from error
 
@@ -194,6 +201,8 @@ class S3Backend:
                     "s3:ListBucket on the bucket)"
                 ) from error
             raise classify(error, what) from error
+        except STORAGE_ERRORS:
+            raise
         except Exception as error:
             raise classify(error, what) from error
 
@@ -329,5 +338,5 @@ class _MultipartUpload:
         if self._upload_id is None:
             return
         # If this fails too, a bucket lifecycle rule (AbortIncompleteMultipartUpload) cleans up.
-        with contextlib.suppress(StorageUnavailable, StorageMisconfigured, FileNotFound):
+        with contextlib.suppress(*STORAGE_ERRORS):
             self._backend.call("abort_multipart_upload", self._key, UploadId=self._upload_id)

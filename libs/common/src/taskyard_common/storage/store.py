@@ -13,9 +13,9 @@ from taskyard_common.clock import now_iso
 from taskyard_common.settings import Settings
 from taskyard_common.storage.backend import Backend
 from taskyard_common.storage.errors import (
+    STORAGE_ERRORS,
     FileNotFound,
     FileTooLarge,
-    StorageMisconfigured,
     StorageUnavailable,
 )
 from taskyard_common.storage.folder import FolderBackend
@@ -30,7 +30,6 @@ from taskyard_common.storage.options import S3Options
 
 CHUNK_BYTES = 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-STORAGE_ERRORS = (FileNotFound, StorageUnavailable, StorageMisconfigured)
 
 
 def open_backend(url: str, s3: S3Options) -> Backend:
