@@ -10,6 +10,7 @@ import os
 from flask.testing import FlaskClient
 
 from support.s3 import S3Server
+from support.servers import free_port
 from taskyard_api import create_app
 from taskyard_common.settings import Settings
 
@@ -83,3 +84,19 @@ def test_the_storage_check_is_cached(s3_server: S3Server) -> None:
     s3_server.client().delete_bucket(Bucket=bucket)
     # Within the cache period the answer stands: one HEAD per period, whatever the probe rate.
     assert client.get("/readyz").get_json()["checks"]["storage"] == "ok"
+
+
+def test_an_unreachable_store_is_a_503_to_retry(s3_server: S3Server) -> None:
+    dead = S3Server(f"http://127.0.0.1:{free_port()}", s3_server.process, s3_server.log_path)
+    client = s3_client(dead, "any-bucket")
+    answer = client.post(
+        "/api/files",
+        data={"file": (io.BytesIO(b"x"), "x.txt", "text/plain")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert answer.get_json()["error"]["code"] == "backend_unavailable"
+    assert client.get(f"/api/files/{'0' * 32}").status_code == 503
+    ready = client.get("/readyz").get_json()["checks"]["storage"]
+    assert ready.startswith("error: StorageUnavailable")
