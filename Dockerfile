@@ -78,6 +78,9 @@ RUN UV_PYTHON="$(command -v python3)" && export UV_PYTHON \
  && if [ -f "services/$SERVICE/gunicorn.conf.py" ]; then \
       cp "services/$SERVICE/gunicorn.conf.py" /app/gunicorn.conf.py; \
     fi
+# botocore's models of the AWS services Taskyard never calls: about 25 MB.
+COPY scripts/prune-botocore-models.sh /opt/prune-botocore-models.sh
+RUN /opt/prune-botocore-models.sh /app/.venv
 
 
 FROM ${BASE_IMAGE} AS runtime

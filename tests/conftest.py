@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.s3 import S3Server, aws_credentials, running_s3_server
 from support.stack import Stack, running_stack
 
 TESTS = Path(__file__).parent
@@ -21,9 +23,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Stack]:
-    with running_stack("stack") as started:
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """TASKYARD_TEST_STORAGE=s3 keeps the stack's files in a moto bucket instead of a folder."""
+    extra_env: dict[str, str] = {}
+    if os.environ.get("TASKYARD_TEST_STORAGE", "folder") == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        extra_env = s3.storage_env(s3.new_bucket())
+    with running_stack("stack", extra_env) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server, one per session; AWS credentials for it in this process's env."""
+    with running_s3_server(tmp_path_factory.mktemp("moto")) as server, aws_credentials(server):
+        yield server
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -269,8 +269,8 @@ def test_s3_storage(render):
     assert not chartlib.by_kind(objects, "PersistentVolumeClaim")
     config = chartlib.named(objects, "ConfigMap", "taskyard-config")["data"]
     assert config["TASKYARD_STORAGE_URL"] == "s3://taskyard-files/prod"
-    assert config["AWS_DEFAULT_REGION"] == "eu-west-1"
-    assert config["AWS_ENDPOINT_URL_S3"] == "https://s3.example.com"
+    assert config["TASKYARD_S3_REGION"] == "eu-west-1"
+    assert config["TASKYARD_S3_ENDPOINT_URL"] == "https://s3.example.com"
     for deployment in chartlib.by_kind(objects, "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         assert not any("persistentVolumeClaim" in v for v in spec.get("volumes") or [])

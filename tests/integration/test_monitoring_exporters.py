@@ -207,6 +207,8 @@ def test_a_retry_is_counted_and_logged_with_its_delay(
 ) -> None:
     before = samples(requests.get(worker_metrics_url, timeout=5).text)
     # A stored file whose blob cannot be read: a transient storage error, retried once.
+    if not stack.env["TASKYARD_STORAGE_URL"].startswith("file://"):
+        pytest.skip("breaks a blob in the storage folder")
     stored = api.upload("table.csv", b"x\n1\n", "text/csv")
     blob = Path(urlsplit(stack.env["TASKYARD_STORAGE_URL"]).path) / stored["id"][:2] / stored["id"]
     blob.unlink()

@@ -1,17 +1,44 @@
+"""FileStore's contract, on both backends: a folder and a real S3-protocol server (moto)."""
+
 from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
 
-from taskyard_common.storage import FileNotFound, FileStore, FileTooLarge, is_file_id
+from support.s3 import S3Server
+from taskyard_common.storage import (
+    FileNotFound,
+    FileStore,
+    FileTooLarge,
+    S3Options,
+    StorageMisconfigured,
+    StorageUnavailable,
+    is_file_id,
+)
+from taskyard_common.storage.s3 import PART_BYTES
 
 
-def test_stream_round_trip_on_a_local_folder(tmp_path: Path) -> None:
-    store = FileStore(f"file://{tmp_path}")
-    data = b"x" * (3 * 1024 * 1024 + 5)
+def s3_store(server: S3Server, bucket: str, prefix: str = "files") -> FileStore:
+    return FileStore(
+        f"s3://{bucket}/{prefix}",
+        S3Options(endpoint_url=server.endpoint_url, region="us-east-1", addressing_style="path"),
+    )
+
+
+@pytest.fixture(params=["folder", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> FileStore:
+    if request.param == "folder":
+        return FileStore(f"file://{tmp_path}/files")
+    server: S3Server = request.getfixturevalue("s3_server")
+    return s3_store(server, server.new_bucket())
+
+
+def test_stream_round_trip(store: FileStore) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 5)
     stored = store.save_stream(io.BytesIO(data), name="../../a/b.txt", content_type="text/plain")
     assert is_file_id(stored.id)
     assert stored.name == "b.txt"
@@ -19,28 +46,158 @@ def test_stream_round_trip_on_a_local_folder(tmp_path: Path) -> None:
     assert stored.sha256 == hashlib.sha256(data).hexdigest()
     assert store.stat(stored.id) == stored
     assert b"".join(store.iter_chunks(stored.id)) == data
-    assert str(tmp_path) in (store.local_path(stored.id) or "")
 
 
-def test_in_memory_filesystem_works_too() -> None:
-    store = FileStore("memory://taskyard-test")
-    stored = store.save_bytes(b"hello", name="h.txt", content_type="text/plain")
+def test_an_empty_file(store: FileStore) -> None:
+    stored = store.save_bytes(b"", name="empty", content_type="text/plain")
     with store.open(stored.id) as handle:
-        assert handle.read() == b"hello"
-    assert store.local_path(stored.id) is None
+        assert handle.read() == b""
+    assert stored.size == 0
+
+
+def test_a_file_of_several_parts_streams_back_whole(store: FileStore) -> None:
+    data = os.urandom(2 * PART_BYTES + 123)
+    with store.writer(name="big.bin", content_type=None) as (target, outcome):
+        for start in range(0, len(data), 1024 * 1024):
+            target.write(data[start : start + 1024 * 1024])
+    stored = outcome["stored"]
+    assert stored.sha256 == hashlib.sha256(data).hexdigest()
+    assert stored.content_type == "application/octet-stream"
+    digest = hashlib.sha256()
+    for chunk in store.iter_chunks(stored.id):
+        digest.update(chunk)
+    assert digest.hexdigest() == stored.sha256
+
+
+def test_reads_seek_anywhere(store: FileStore) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    stored = store.save_bytes(data, name="r.bin", content_type="application/octet-stream")
+    with store.open(stored.id) as handle:
+        assert handle.seekable()
+        assert handle.read(10) == data[:10]
+        handle.seek(1_000_000)
+        assert handle.read(300) == data[1_000_000:1_000_300]
+        handle.seek(-7, io.SEEK_END)
+        assert handle.read() == data[-7:]
+        handle.seek(5)
+        assert handle.tell() == 5
+        assert handle.read(3) == data[5:8]
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd", "0" * 31, "G" * 32, ""])
-def test_path_like_ids_never_reach_the_filesystem(tmp_path: Path, bad: str) -> None:
-    store = FileStore(f"file://{tmp_path}")
+def test_path_like_ids_never_reach_the_backend(store: FileStore, bad: str) -> None:
     with pytest.raises(FileNotFound):
         store.stat(bad)
     with pytest.raises(FileNotFound), store.open(bad):
         pass
 
 
-def test_size_limit_removes_the_partial_file(tmp_path: Path) -> None:
+def test_unknown_ids_are_file_not_found_before_any_byte(store: FileStore) -> None:
+    with pytest.raises(FileNotFound):
+        store.stat("0" * 32)
+    with pytest.raises(FileNotFound):
+        store.iter_chunks("0" * 32)
+
+
+def test_a_blob_missing_behind_its_metadata_is_file_not_found(tmp_path: Path) -> None:
+    store = FileStore(f"file://{tmp_path}")
+    stored = store.save_bytes(b"x", name="x", content_type="text/plain")
+    os.remove(tmp_path / stored.id[:2] / stored.id)
+    assert store.stat(stored.id) == stored
+    with pytest.raises(FileNotFound):
+        store.iter_chunks(stored.id)
+
+
+def test_size_limit_leaves_nothing_behind_in_a_folder(tmp_path: Path) -> None:
     store = FileStore(f"file://{tmp_path}")
     with pytest.raises(FileTooLarge):
         store.save_stream(io.BytesIO(b"x" * 100), name="a", content_type=None, max_bytes=10)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_size_limit_leaves_nothing_behind_in_a_bucket(s3_server: S3Server) -> None:
+    bucket = s3_server.new_bucket()
+    store = s3_store(s3_server, bucket)
+    too_big = PART_BYTES * 2 + 1
+    with pytest.raises(FileTooLarge):
+        store.save_stream(
+            io.BytesIO(b"x" * too_big), name="a", content_type=None, max_bytes=too_big - 1
+        )
+    assert s3_server.keys(bucket) == []
+    assert not s3_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads")
+
+
+def test_a_bucket_holds_the_layout_under_its_prefix(s3_server: S3Server) -> None:
+    bucket = s3_server.new_bucket()
+    small = s3_store(s3_server, bucket, prefix="team/a").save_bytes(
+        b"abc", name="a.txt", content_type="text/plain"
+    )
+    big = s3_store(s3_server, bucket, prefix="team/a").save_bytes(
+        b"y" * (PART_BYTES + 1), name="b", content_type="text/plain"
+    )
+    assert sorted(s3_server.keys(bucket)) == sorted(
+        f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")
+    )
+    # An ETag ending in -2 is S3's mark of an object sent as a two-part multipart upload.
+    head = s3_server.client().head_object(Bucket=bucket, Key=f"team/a/{big.id[:2]}/{big.id}")
+    assert head["ETag"].strip('"').endswith("-2")
+
+
+def test_check_passes_on_a_reachable_store(store: FileStore) -> None:
+    store.check()
+
+
+def test_a_missing_bucket_is_misconfigured(s3_server: S3Server) -> None:
+    store = s3_store(s3_server, "taskyard-no-such-bucket")
+    with pytest.raises(StorageMisconfigured, match="does not exist"):
+        store.check()
+    with pytest.raises(StorageMisconfigured, match="does not exist"):
+        store.save_bytes(b"x", name="x", content_type="text/plain")
+    with pytest.raises(StorageMisconfigured):
+        store.stat("0" * 32)
+
+
+def test_missing_credentials_are_misconfigured(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = s3_store(s3_server, s3_server.new_bucket())
+    with pytest.raises(StorageMisconfigured, match="no S3 credentials"):
+        store.check()
+
+
+def test_an_unreachable_endpoint_is_unavailable_and_retryable() -> None:
+    from support.servers import free_port
+    from taskyard_common.retry import is_retryable
+
+    store = FileStore(
+        "s3://bucket/files",
+        S3Options(endpoint_url=f"http://127.0.0.1:{free_port()}", addressing_style="path"),
+    )
+    with pytest.raises(StorageUnavailable) as caught:
+        store.stat("0" * 32)
+    assert is_retryable(caught.value)
+    with pytest.raises(StorageUnavailable):
+        store.check()
+
+
+def test_an_unwritable_folder_fails_the_check(tmp_path: Path) -> None:
+    store = FileStore(f"file://{tmp_path}/files")
+    (tmp_path / "files").chmod(0o500)
+    try:
+        if os.access(tmp_path / "files", os.W_OK):
+            pytest.skip("running as root: permissions do not apply")
+        with pytest.raises(StorageMisconfigured, match="not writable"):
+            store.check()
+    finally:
+        (tmp_path / "files").chmod(0o700)
+
+
+@pytest.mark.parametrize("url", ["memory://x", "/just/a/path", "gs://bucket"])
+def test_unknown_storage_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="expected file"):
+        FileStore(url)

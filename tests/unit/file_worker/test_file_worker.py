@@ -436,7 +436,7 @@ def test_read_failures_midway_are_transient(tmp_path: Path, body: dict[str, Any]
 )
 def test_write_failures_are_transient(tmp_path: Path, body: dict[str, Any]) -> None:
     files = BrokenWrites(f"file://{tmp_path}")
-    stored = files.save_stream(
+    stored = FileStore(f"file://{tmp_path}").save_stream(
         io.BytesIO(image_bytes(Image.new("RGB", (4, 4)), "PNG")),
         name="a.png",
         content_type="image/png",

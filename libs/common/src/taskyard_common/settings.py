@@ -31,7 +31,15 @@ class Settings(BaseSettings):
     broker_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672//")
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     rabbitmq_management_url: SecretStr = SecretStr("http://guest:guest@127.0.0.1:15672")
+    # file:///a/folder, or s3://bucket/prefix with the S3 settings below. S3 credentials
+    # are botocore's: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web or pod identity.
     storage_url: str = "file:///tmp/taskyard-files"
+    # Empty: AWS S3 itself (or botocore's AWS_ENDPOINT_URL_S3); set for MinIO, Ceph, R2 ...
+    s3_endpoint_url: str = ""
+    # Empty: botocore's AWS_DEFAULT_REGION, else us-east-1.
+    s3_region: str = ""
+    # path (bucket in the URL path) suits most S3-compatible stores; auto lets botocore pick.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
 
     smtp_host: str = ""
     smtp_port: int = 25

@@ -85,7 +85,7 @@ class WorkerRuntime:
 
     @cached_property
     def files(self) -> FileStore:
-        return FileStore(self.settings.storage_url)
+        return FileStore.from_settings(self.settings)
 
 
 def _error_info(error: BaseException, retryable: bool) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class Services:
             store=StatusStore.from_url(
                 settings.redis_url.get_secret_value(), settings.result_ttl_seconds
             ),
-            files=FileStore(settings.storage_url),
+            files=FileStore.from_settings(settings),
             celery=create_celery_app("taskyard-api", settings),
             api_keys=settings.api_key_set(),
         )

@@ -1,0 +1,166 @@
+"""FileStore: files addressed by opaque ids, streamed into and out of one backend."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, cast
+from urllib.parse import unquote, urlsplit
+
+from taskyard_common.clock import now_iso
+from taskyard_common.settings import Settings
+from taskyard_common.storage.backend import Backend
+from taskyard_common.storage.errors import (
+    STORAGE_ERRORS,
+    FileNotFound,
+    FileTooLarge,
+    StorageUnavailable,
+)
+from taskyard_common.storage.folder import FolderBackend
+from taskyard_common.storage.layout import (
+    StoredFile,
+    blob_key,
+    clean_name,
+    meta_key,
+    new_file_id,
+)
+from taskyard_common.storage.options import S3Options
+
+CHUNK_BYTES = 1024 * 1024
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def open_backend(url: str, s3: S3Options) -> Backend:
+    """The backend a storage URL names: file:///a/folder or s3://bucket/prefix."""
+    scheme = urlsplit(url).scheme
+    if scheme == "file":
+        return FolderBackend(Path(unquote(urlsplit(url).path)))
+    if scheme == "s3":
+        # botocore costs a second to import: only processes that use S3 pay for it.
+        from taskyard_common.storage.s3 import S3Backend
+
+        return S3Backend(url, s3)
+    raise ValueError(f"storage URL {url!r}: expected file:///folder or s3://bucket/prefix")
+
+
+class FileStore:
+    def __init__(self, url: str, s3: S3Options | None = None) -> None:
+        self._backend = open_backend(url, s3 or S3Options())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileStore:
+        return cls(
+            settings.storage_url,
+            S3Options(
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                addressing_style=settings.s3_addressing_style,
+            ),
+        )
+
+    def check(self) -> None:
+        """Raise StorageUnavailable or StorageMisconfigured unless the storage can be used."""
+        self._backend.check()
+
+    def save_stream(
+        self,
+        source: IO[bytes],
+        *,
+        name: str | None,
+        content_type: str | None,
+        max_bytes: int | None = None,
+    ) -> StoredFile:
+        size = 0
+        with self.writer(name=name, content_type=content_type) as (target, outcome):
+            while chunk := source.read(CHUNK_BYTES):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise FileTooLarge(f"file is larger than {max_bytes} bytes")
+                target.write(chunk)
+        stored: StoredFile = outcome["stored"]
+        return stored
+
+    @contextmanager
+    def writer(
+        self, *, name: str | None, content_type: str | None
+    ) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
+        """Stream an output into storage; the dict receives the StoredFile as 'stored'.
+
+        A block that raises leaves nothing behind.
+        """
+        file_id = new_file_id()
+        outcome: dict[str, Any] = {}
+        try:
+            with self._backend.open_write(blob_key(file_id)) as raw:
+                hashing = _HashingWriter(raw)
+                yield cast(IO[bytes], hashing), outcome
+            stored = StoredFile(
+                id=file_id,
+                name=clean_name(name),
+                size=hashing.size,
+                sha256=hashing.digest.hexdigest(),
+                content_type=content_type or DEFAULT_CONTENT_TYPE,
+                created_at=now_iso(),
+            )
+            self._backend.write_bytes(meta_key(file_id), stored.to_json())
+        except STORAGE_ERRORS:
+            raise
+        except OSError as error:
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise StorageUnavailable(str(error)) from error
+        outcome["stored"] = stored
+
+    def save_bytes(self, data: bytes, *, name: str, content_type: str) -> StoredFile:
+        with self.writer(name=name, content_type=content_type) as (target, outcome):
+            target.write(data)
+        stored: StoredFile = outcome["stored"]
+        return stored
+
+    def stat(self, file_id: str) -> StoredFile:
+        try:
+            return StoredFile.from_json(self._backend.read_bytes(meta_key(file_id)))
+        except FileNotFound as error:
+            raise FileNotFound(file_id) from error
+
+    def _open_blob(self, file_id: str) -> IO[bytes]:
+        try:
+            return self._backend.open_read(blob_key(file_id))
+        except FileNotFound as error:
+            raise FileNotFound(file_id) from error
+
+    @contextmanager
+    def open(self, file_id: str) -> Iterator[IO[bytes]]:
+        with self._open_blob(file_id) as handle:
+            yield handle
+
+    def iter_chunks(self, file_id: str) -> Iterator[bytes]:
+        """Opens the blob now (a missing one raises here), then yields it piece by piece."""
+        return _chunks(self._open_blob(file_id))
+
+
+def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+
+
+class _HashingWriter:
+    def __init__(self, target: IO[bytes]) -> None:
+        self._target = target
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        self._target.write(data)
+        return len(data)
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._target.flush()
