@@ -69,7 +69,7 @@ class Node:
                         "amqpPort": self.amqp,
                         "managementPort": self.management,
                         "metricsPort": self.metrics,
-                    }
+                    },
                 }
             },
         )
