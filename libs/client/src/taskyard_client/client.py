@@ -194,9 +194,7 @@ class Client:
     def retry(self, task_id: str) -> Record:
         return self._json("POST", f"/api/tasks/{_segment(task_id)}/retry")
 
-    def retry_failed(
-        self, *, task_type: str | None = None, priority: str | None = None
-    ) -> Records:
+    def retry_failed(self, *, task_type: str | None = None, priority: str | None = None) -> Records:
         """Run every FAILED task (of that type and priority) again; the requeued records.
 
         The ids are collected first: a requeued task leaves the FAILED listing while it is paged.
@@ -226,9 +224,7 @@ class Client:
                 stream = source
                 name = name or Path(str(getattr(source, "name", "upload"))).name
             start = stream.tell() if stream.seekable() else None
-            file_field = (
-                (name, stream, content_type) if content_type else (name, stream)
-            )
+            file_field = (name, stream, content_type) if content_type else (name, stream)
 
             def rewind() -> None:
                 if start is not None:

@@ -21,9 +21,7 @@ class WaitTimeout(TaskyardError):
     """`wait` gave up before the task reached a final status; `record` is the last one seen."""
 
     def __init__(self, task_id: str, record: dict[str, Any], timeout_seconds: float) -> None:
-        super().__init__(
-            f"task {task_id} still {record.get('status')} after {timeout_seconds:g} s"
-        )
+        super().__init__(f"task {task_id} still {record.get('status')} after {timeout_seconds:g} s")
         self.record = record
 
 
