@@ -202,15 +202,18 @@ def cmd_submit(client: Client, args: argparse.Namespace, out: Output, stdin: Tex
     )
     if args.wait:
         if not out.as_json:
-            print(_task_line(record), file=out.stdout, flush=True)
+            print(record["id"] if args.quiet else _task_line(record), file=out.stdout, flush=True)
         return _wait(client, record["id"], args, out)
-    out.document(record, _task_line(record))
+    out.document(record, record["id"] if args.quiet else _task_line(record))
     return EXIT_OK
 
 
 def cmd_batch(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
     records = client.submit_batch(_read_json_lines(args.input, stdin))
-    out.rows(records, ("id", "status", "queue"))
+    if args.quiet and not out.as_json:
+        print("\n".join(record["id"] for record in records), file=out.stdout)
+    else:
+        out.rows(records, ("id", "status", "queue"))
     return EXIT_OK
 
 
@@ -244,7 +247,7 @@ def cmd_cancel(client: Client, args: argparse.Namespace, out: Output, stdin: Tex
 
 def cmd_retry(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
     if args.all_failed == bool(args.task_id):
-        raise UsageError("retry takes a task id or --all-failed, not both")
+        raise UsageError("retry takes one task id or --all-failed (one of the two)")
     if args.task_id:
         if args.type or args.priority:
             raise UsageError("--type and --priority go with --all-failed")
@@ -350,6 +353,12 @@ def _timeout_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the task ids (for scripts)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskyard",
@@ -379,9 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--idempotency-key", help="the same key within 24 h gives the same task")
     submit.add_argument("--wait", action="store_true", help="wait for the end, with progress")
     _timeout_option(submit)
+    _quiet_option(submit)
 
     batch = command("batch", cmd_batch, "submit many tasks: JSON lines, one submit body a line")
     batch.add_argument("input", nargs="?", default="-", help="JSON lines file, or - for stdin")
+    _quiet_option(batch)
 
     get = command("get", cmd_get, "show one task")
     get.add_argument("task_id")
