@@ -266,7 +266,12 @@ def cmd_files_upload(client: Client, args: argparse.Namespace, out: Output, stdi
     for path in args.paths:
         if not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
-    out.rows((client.upload(path) for path in args.paths), FILE_COLUMNS)
+    uploads = (client.upload(path) for path in args.paths)
+    if args.quiet and not out.as_json:
+        for info in uploads:
+            print(info["id"], file=out.stdout, flush=True)
+    else:
+        out.rows(uploads, FILE_COLUMNS)
     return EXIT_OK
 
 
@@ -353,9 +358,9 @@ def _timeout_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _quiet_option(parser: argparse.ArgumentParser) -> None:
+def _quiet_option(parser: argparse.ArgumentParser, what: str = "task ids") -> None:
     parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print only the task ids (for scripts)"
+        "-q", "--quiet", action="store_true", help=f"print only the {what} (for scripts)"
     )
 
 
@@ -422,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     file_commands = files.add_subparsers(dest="files_command", metavar="FILES_COMMAND")
     upload = command("upload", cmd_files_upload, "upload files", file_commands)
     upload.add_argument("paths", nargs="+")
+    _quiet_option(upload, "file ids")
     download = command("download", cmd_files_download, "download a file", file_commands)
     download.add_argument("file_id")
     download.add_argument(
