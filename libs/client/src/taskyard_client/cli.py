@@ -33,6 +33,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+# What a shell reports for a command stopped by SIGINT.
+EXIT_INTERRUPTED = 130
 URL_VARIABLE = "TASKYARD_URL"
 API_KEY_VARIABLE = "TASKYARD_API_KEY"
 # `make run` serves the API here.
@@ -446,11 +448,30 @@ def _files_usage(client: Client, args: argparse.Namespace, out: Output, stdin: T
     raise UsageError("files needs a command: upload, download, list or rm")
 
 
-def _report(error: ApiError, out: Output) -> None:
-    out.note(f"taskyard: {error}")
-    for detail in error.details:
-        where = ".".join(str(part) for part in detail.get("loc", []))
-        out.note(f"  {where}: {detail.get('msg')}")
+def exit_code(error: BaseException) -> int:
+    """The contract's exit code for what stopped a command."""
+    if isinstance(error, UsageError | Unauthorized):
+        return EXIT_USAGE
+    if isinstance(error, ServiceUnavailable | RateLimited | ApiUnreachable):
+        return EXIT_UNREACHABLE
+    if isinstance(error, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+def _report(error: BaseException, out: Output) -> None:
+    if isinstance(error, ApiUnreachable):
+        out.note(f"taskyard: cannot reach the API: {error}")
+    elif isinstance(error, KeyboardInterrupt):
+        out.note("taskyard: interrupted")
+    else:
+        out.note(f"taskyard: {error}")
+    if isinstance(error, ApiError):
+        for detail in error.details:
+            where = ".".join(str(part) for part in detail.get("loc", []))
+            out.note(f"  {where}: {detail.get('msg')}")
+    if isinstance(error, Unauthorized):
+        out.note(f"taskyard: set {API_KEY_VARIABLE} or --api-key to a key the API accepts")
 
 
 def main(
@@ -459,34 +480,17 @@ def main(
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    client_factory: Callable[[str, str | None], Client] = Client,
 ) -> int:
+    """Run one command; its exit code. `client_factory` lets tests answer without a server."""
     stdin = stdin or sys.stdin
     out = Output(False, stdout or sys.stdout, stderr or sys.stderr)
     args = build_parser().parse_args(argv)
     out.as_json = args.json
     try:
-        with Client(args.url, args.api_key) as client:
+        with client_factory(args.url, args.api_key) as client:
             code: int = args.handler(client, args, out, stdin)
             return code
-    except UsageError as error:
-        out.note(f"taskyard: {error}")
-        return EXIT_USAGE
-    except Unsupported as error:
-        out.note(f"taskyard: {error}")
-        return EXIT_FAILED
-    except Unauthorized as error:
+    except (UsageError, Unsupported, ApiError, ApiUnreachable, KeyboardInterrupt) as error:
         _report(error, out)
-        out.note(f"taskyard: set {API_KEY_VARIABLE} or --api-key to a key the API accepts")
-        return EXIT_USAGE
-    except (ServiceUnavailable, RateLimited) as error:
-        _report(error, out)
-        return EXIT_UNREACHABLE
-    except ApiError as error:
-        _report(error, out)
-        return EXIT_FAILED
-    except ApiUnreachable as error:
-        out.note(f"taskyard: cannot reach the API: {error}")
-        return EXIT_UNREACHABLE
-    except KeyboardInterrupt:
-        out.note("taskyard: interrupted")
-        return 130
+        return exit_code(error)
