@@ -98,6 +98,38 @@ def test_submit_wait_exits_by_the_final_status(final: str, code: int) -> None:
     assert run.stderr.getvalue() == ""  # no terminal, no progress bar
 
 
+def test_submit_flags_become_the_contracts_fields() -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(202, json=task("SCHEDULED"))
+
+    run = Run(answer)
+    argv = ["submit", "--type", "data", "--priority", "low", "--max-retries", "0"]
+    argv += ["--idempotency-key", "k1", "--delay-seconds", "30", "--time-limit", "5"]
+    argv += ["--callback-url", "https://example.com/hook", "-q"]
+    assert run(*argv, stdin="{}") == 0
+    assert run.stdout.getvalue().strip() == TASK_ID
+    assert json.loads(sent[0].content) == {
+        "type": "data",
+        "payload": {},
+        "priority": "low",
+        "max_retries": 0,
+        "delay_seconds": 30,
+        "timeout_seconds": 5,
+        "callback_url": "https://example.com/hook",
+    }
+    assert sent[0].headers["Idempotency-Key"] == "k1"
+
+
+def test_run_at_and_delay_together_is_a_usage_error() -> None:
+    run = Run(lambda request: pytest.fail("no request expected"))
+    with pytest.raises(SystemExit) as stopped:
+        run("submit", "--type", "data", "--run-at", "2030-01-01T00:00:00Z", "--delay-seconds", "1")
+    assert stopped.value.code == 2
+
+
 def test_list_prints_a_table_or_json_lines_and_points_at_the_next_page() -> None:
     page = {"items": [task("SUCCESS"), task("FAILED", id="x" * 36)], "next_cursor": "abc"}
     run = Run(lambda request: httpx.Response(200, json=page))

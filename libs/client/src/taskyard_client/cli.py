@@ -201,6 +201,10 @@ def cmd_submit(client: Client, args: argparse.Namespace, out: Output, stdin: Tex
         priority=args.priority,
         max_retries=args.max_retries,
         idempotency_key=args.idempotency_key,
+        run_at=args.run_at,
+        delay_seconds=args.delay_seconds,
+        timeout_seconds=args.time_limit,
+        callback_url=args.callback_url,
     )
     if args.wait:
         if not out.as_json:
@@ -393,6 +397,16 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--priority", choices=PRIORITIES)
     submit.add_argument("--max-retries", type=int)
     submit.add_argument("--idempotency-key", help="the same key within 24 h gives the same task")
+    when = submit.add_mutually_exclusive_group()
+    when.add_argument("--run-at", help="run at this RFC 3339 time (with its offset)")
+    when.add_argument("--delay-seconds", type=int, help="run this many seconds from now")
+    submit.add_argument(
+        "--time-limit",
+        type=int,
+        metavar="SECONDS",
+        help="stop an attempt after this long (the API's timeout_seconds; below the type's limit)",
+    )
+    submit.add_argument("--callback-url", help="POST the record here when the task ends")
     submit.add_argument("--wait", action="store_true", help="wait for the end, with progress")
     _timeout_option(submit)
     _quiet_option(submit)

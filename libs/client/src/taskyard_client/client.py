@@ -85,8 +85,8 @@ class Client:
         max_retries: int | None = None,
         idempotency_key: str | None = None,
         run_at: str | None = None,
-        delay_seconds: float | None = None,
-        timeout_seconds: float | None = None,
+        delay_seconds: int | None = None,
+        timeout_seconds: int | None = None,
         callback_url: str | None = None,
     ) -> Record:
         """POST /api/tasks; the record (202), or the first task with that idempotency key (200)."""
@@ -329,8 +329,8 @@ def submit_body(
     priority: str | None = None,
     max_retries: int | None = None,
     run_at: str | None = None,
-    delay_seconds: float | None = None,
-    timeout_seconds: float | None = None,
+    delay_seconds: int | None = None,
+    timeout_seconds: int | None = None,
     callback_url: str | None = None,
 ) -> Record:
     """The submit body of the contract, leaving out what the caller did not set."""
