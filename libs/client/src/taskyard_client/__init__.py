@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from taskyard_client.backoff import BackoffPolicy
-from taskyard_client.client import FINAL_STATUSES, Client, Page
+from taskyard_client.client import Client, Page
+from taskyard_client.contract import FINAL_STATUSES
 from taskyard_client.errors import (
     ApiError,
     ApiUnreachable,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from taskyard_client.client import Client, Record
+from taskyard_client.contract import PRIORITIES, STATUSES, TASK_TYPES
 from taskyard_client.errors import (
     ApiError,
     ApiUnreachable,
@@ -39,18 +40,6 @@ URL_VARIABLE = "TASKYARD_URL"
 API_KEY_VARIABLE = "TASKYARD_API_KEY"
 # `make run` serves the API here.
 DEFAULT_URL = "http://127.0.0.1:8000"
-TASK_TYPES = ("data", "email", "file")
-PRIORITIES = ("high", "normal", "low")
-STATUSES = (
-    "SCHEDULED",
-    "QUEUED",
-    "RECEIVED",
-    "PROCESSING",
-    "RETRYING",
-    "SUCCESS",
-    "FAILED",
-    "CANCELLED",
-)
 TASK_COLUMNS = ("id", "type", "priority", "status", "attempts", "created_at")
 FILE_COLUMNS = ("id", "name", "size", "content_type", "created_at")
 QUEUE_COLUMNS = ("name", "ready", "unacked", "consumers")

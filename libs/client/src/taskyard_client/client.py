@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from taskyard_client.backoff import BackoffPolicy, parse_retry_after, retry_delay
+from taskyard_client.contract import FINAL_STATUSES
 from taskyard_client.errors import ApiUnreachable, WaitTimeout, error_for_status
 from taskyard_client.version import __version__
 
@@ -23,10 +24,6 @@ Record = dict[str, Any]
 Records = list[Record]
 ProgressCallback = Callable[[Record], None]
 
-# The server's statuses after which a task never changes again (the client cannot import
-# taskyard_common, so the contract's list is repeated here).
-FINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
-RERUNNABLE_STATUSES = frozenset({"FAILED", "CANCELLED"})
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 0.5
 # The API's largest page (LIST_LIMIT_MAX): iterating asks for as few pages as it can.
