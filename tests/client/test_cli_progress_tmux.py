@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.polling import eventually
+from support.servers import missing_server
 from support.stack import Stack
 
 from .conftest import TASKYARD, UNSERVED_QUEUE, cli_env
@@ -48,7 +49,7 @@ class Pane:
 @pytest.fixture
 def pane(client_stack: Stack, tmp_path: Path) -> Iterator[Pane]:
     if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed")
+        missing_server("tmux (apt-get install tmux)")
     opened = Pane(f"taskyard-client-{uuid.uuid4().hex[:8]}")
     subprocess.run(
         [
