@@ -1,8 +1,9 @@
-"""The client suites' own stack: an API key, and data.low left without a worker.
+"""The client suites' own stack: an API key, a tight rate limit, and data.low without a worker.
 
 Its own rather than the session's: `retry --all-failed` and `list --all` act on every task
 the stack holds, and a queue nobody consumes keeps a task QUEUED for as long as a test needs
-(cancel it, watch the progress bar wait), until the test starts that worker.
+(cancel it, watch the progress bar wait), until the test starts that worker. The rate limit
+is low enough that a burst of requests meets real 429 answers, which the client waits out.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ API_KEY = "client-suite-key"
 SERVED_QUEUES = ["data.normal", "data.high", "file.normal"]
 # Nothing consumes it until a test calls stack.start_worker(UNSERVED_QUEUE).
 UNSERVED_QUEUE = "data.low"
+RATE_LIMIT_PER_SECOND = 5
 TASKYARD = BIN / "taskyard"
 
 
 @pytest.fixture(scope="package")
 def client_stack() -> Iterator[Stack]:
-    with running_stack("client", {"TASKYARD_API_KEYS": API_KEY}, queues=SERVED_QUEUES) as started:
+    env = {"TASKYARD_API_KEYS": API_KEY, "TASKYARD_RATE_LIMIT": f"{RATE_LIMIT_PER_SECOND}/second"}
+    with running_stack("client", env, queues=SERVED_QUEUES) as started:
         yield started
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from taskyard_client import (
     ValidationFailed,
 )
 
-from .conftest import UNSERVED_QUEUE
+from .conftest import API_KEY, RATE_LIMIT_PER_SECOND, UNSERVED_QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -119,13 +120,13 @@ def test_upload_download_and_a_file_task(client: Client, tmp_path: Path) -> None
 
 
 def test_queues_and_workers(client: Client) -> None:
-    def served() -> dict[str, dict[str, object]]:
-        # RabbitMQ's management stats refresh every few seconds.
+    def served() -> None:
+        # RabbitMQ's management stats refresh every few seconds (after a test's worker stops).
         queues = {q["name"]: q for q in client.queues()}
         assert queues["data.normal"]["consumers"] == 1
-        return queues
+        assert queues[UNSERVED_QUEUE]["consumers"] == 0
 
-    assert eventually(served)[UNSERVED_QUEUE]["consumers"] == 0
+    eventually(served)
     workers = eventually(lambda: _serving(client.workers(), "data.normal"))
     assert all(isinstance(w["processed"], int) for w in workers)
 
@@ -149,3 +150,18 @@ def test_submit_batch_in_request_order(client: Client) -> None:
     assert again[0]["id"] == records[1]["id"]
     for record in records:
         assert client.wait(record["id"], timeout_seconds=60)["status"] == "SUCCESS"
+
+
+def test_a_burst_meets_429_and_waits_out_retry_after(client_stack: Stack) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    with Client(client_stack.base_url, API_KEY, sleep=sleep) as client:
+        answers = [client.queues() for _ in range(4 * RATE_LIMIT_PER_SECOND)]
+
+    assert all(answers)
+    assert waits, "the burst never went over the limit"
+    assert all(0 < seconds <= 1 for seconds in waits), waits  # the window's Retry-After
