@@ -209,3 +209,26 @@ def test_usage_errors_exit_2(argv: list[str], stdin: str, message: str) -> None:
     run = Run(lambda request: pytest.fail("no request expected"))
     assert run(*argv, stdin=stdin) == 2
     assert message in run.stderr.getvalue()
+
+
+def test_wait_timeout_exits_1_with_the_last_record() -> None:
+    run = Run(lambda request: httpx.Response(200, json=task("RETRYING")))
+    assert run("wait", TASK_ID, "--timeout", "0", "--json") == 1
+    assert json.loads(run.stdout.getvalue())["status"] == "RETRYING"
+    assert "still RETRYING after 0 s" in run.stderr.getvalue()
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only() -> None:
+    answers = iter([task("QUEUED"), task("PROCESSING", progress=0.5), task("SUCCESS")])
+    run = Run(lambda request: httpx.Response(200, json=next(answers)))
+    run.stderr = Terminal()
+    assert run("wait", TASK_ID) == 0  # the client's sleep is a no-op here
+    drawn = run.stderr.getvalue()
+    assert drawn.count("\r") == 3 and drawn.endswith("\n")
+    assert " 50%  PROCESSING" in drawn and "100%  SUCCESS" in drawn
+    assert run.stdout.getvalue().startswith(f"id: {TASK_ID}\n")
