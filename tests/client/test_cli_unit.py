@@ -19,7 +19,8 @@ from taskyard_client import (
     Unauthorized,
     ValidationFailed,
 )
-from taskyard_client.cli import Unsupported, UsageError, exit_code, main
+from taskyard_client.cli import main
+from taskyard_client.cli.exits import Unsupported, UsageError, exit_code
 
 TASK_ID = "6f1c1a59-3e43-4a43-9e0e-0c3e4e1a2b3c"
 
