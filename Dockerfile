@@ -49,6 +49,7 @@ WORKDIR /src
 # but only this service's code, copied after the dependencies are installed.
 COPY pyproject.toml uv.lock ./
 COPY libs/common/pyproject.toml libs/common/
+COPY libs/client/pyproject.toml libs/client/
 COPY services/api/pyproject.toml services/api/
 COPY services/data-worker/pyproject.toml services/data-worker/
 COPY services/email-worker/pyproject.toml services/email-worker/

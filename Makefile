@@ -28,7 +28,7 @@ test-unit: ## Unit tests only (no servers)
 lint: ## ruff and mypy
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
-	$(UV) run --locked mypy libs/common/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
+	$(UV) run --locked mypy libs/common/src libs/client/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
 
 .PHONY: audit
 audit: ## Dependency audit: pip-audit over uv.lock

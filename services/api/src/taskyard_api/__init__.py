@@ -16,6 +16,7 @@ from taskyard_api.blueprints.monitoring import monitoring_bp
 from taskyard_api.blueprints.tasks import tasks_bp
 from taskyard_api.errors import openapi_validation_callback, register_error_handlers
 from taskyard_api.models import ErrorResponse
+from taskyard_api.openapi_examples import add_submit_examples
 from taskyard_api.services import EXTENSION_KEY, Services
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
@@ -99,6 +100,7 @@ def _complete_openapi_document(app: OpenAPI) -> None:
     """
     document = app.api_doc  # generated once and cached by flask-openapi3
     document["security"] = [{"bearer": []}]
+    add_submit_examples(document)
     for path, operations in document.get("paths", {}).items():
         flask_path = path.replace("{", "<").replace("}", ">")
         for operation in operations.values():

@@ -48,6 +48,7 @@ def _allow_large_uploads() -> None:
     "",
     responses={201: FileInfo, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
     summary="Upload a file",
+    operation_id="uploadFile",
 )
 def upload_file(form: UploadForm) -> Response:
     found = services()
@@ -76,6 +77,7 @@ def upload_file(form: UploadForm) -> Response:
     "/<file_id>",
     responses={200: None, 404: ErrorResponse},
     summary="Download a file",
+    operation_id="downloadFile",
 )
 def download_file(path: FilePath) -> Response:
     found = services()

@@ -30,12 +30,19 @@ def _check_storage(found: Services) -> None:
     cache.get(usable)
 
 
-@health_bp.get("/healthz", responses={200: HealthStatus}, summary="Liveness")
+@health_bp.get(
+    "/healthz", responses={200: HealthStatus}, summary="Liveness", operation_id="getLiveness"
+)
 def healthz() -> Response:
     return jsonify(HealthStatus(status="ok").model_dump())
 
 
-@health_bp.get("/readyz", responses={200: HealthStatus, 503: HealthStatus}, summary="Readiness")
+@health_bp.get(
+    "/readyz",
+    responses={200: HealthStatus, 503: HealthStatus},
+    summary="Readiness",
+    operation_id="getReadiness",
+)
 def readyz() -> Response:
     found = services()
     checks: dict[str, str] = {}

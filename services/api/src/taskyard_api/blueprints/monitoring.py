@@ -39,6 +39,7 @@ def _queues(found: Services) -> list[dict[str, Any]]:
     "/api/queues",
     responses={200: QueueList, 503: ErrorResponse},
     summary="Depth of every queue (cached for a few seconds)",
+    operation_id="listQueues",
 )
 def list_queues() -> Response:
     try:
@@ -52,6 +53,7 @@ def list_queues() -> Response:
     "/api/workers",
     responses={200: WorkerList, 503: ErrorResponse},
     summary="Live workers (cached for a few seconds)",
+    operation_id="listWorkers",
 )
 def list_workers() -> Response:
     found = services()
@@ -62,7 +64,9 @@ def list_workers() -> Response:
     return jsonify({"workers": workers})
 
 
-@monitoring_bp.get("/metrics", summary="Prometheus metrics", responses={200: None})
+@monitoring_bp.get(
+    "/metrics", summary="Prometheus metrics", responses={200: None}, operation_id="getMetrics"
+)
 def metrics() -> Response:
     found = services()
     queue_collector = QueueCollector(lambda: _queues(found))

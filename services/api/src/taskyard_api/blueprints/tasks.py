@@ -57,6 +57,7 @@ def _idempotency_scope(key: str) -> str:
         415: ErrorResponse,
     },
     summary="Submit a task",
+    operation_id="submitTask",
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
@@ -117,7 +118,12 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     return _record_response(record, 202)
 
 
-@tasks_bp.get("", responses={200: TaskList}, summary="List recent tasks, newest first")
+@tasks_bp.get(
+    "",
+    responses={200: TaskList},
+    summary="List recent tasks, newest first",
+    operation_id="listTasks",
+)
 def list_tasks(query: TaskListQuery) -> Response:
     try:
         items, next_cursor = services().store.list_records(
@@ -134,7 +140,12 @@ def list_tasks(query: TaskListQuery) -> Response:
     return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
-@tasks_bp.get("/<task_id>", responses={200: TaskRecord, 404: ErrorResponse}, summary="One task")
+@tasks_bp.get(
+    "/<task_id>",
+    responses={200: TaskRecord, 404: ErrorResponse},
+    summary="One task",
+    operation_id="getTask",
+)
 def get_task(path: TaskPath) -> Response:
     return jsonify(_load(services(), path.task_id).model_dump(mode="json"))
 
@@ -143,6 +154,7 @@ def get_task(path: TaskPath) -> Response:
     "/<task_id>",
     responses={202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse},
     summary="Cancel a task that has not finished",
+    operation_id="cancelTask",
 )
 def cancel_task(path: TaskPath) -> Response:
     found = services()
@@ -166,6 +178,7 @@ def cancel_task(path: TaskPath) -> Response:
     "/<task_id>/retry",
     responses={202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse},
     summary="Run a FAILED or CANCELLED task again",
+    operation_id="retryTask",
 )
 def retry_task(path: TaskPath) -> Response:
     found = services()

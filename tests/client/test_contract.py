@@ -1,0 +1,17 @@
+"""The client's copy of the contract's names stays equal to taskyard_common's."""
+
+from __future__ import annotations
+
+from taskyard_client import contract
+from taskyard_common import records, topology
+
+
+def test_task_types_and_priorities() -> None:
+    assert tuple(topology.TASK_TYPES) == contract.TASK_TYPES
+    assert set(contract.PRIORITIES) == set(topology.PRIORITIES)
+
+
+def test_statuses() -> None:
+    # SCHEDULED is the contract's (scheduled tasks); the server's enum gains it with them.
+    assert set(contract.STATUSES) == {status.value for status in records.TaskStatus} | {"SCHEDULED"}
+    assert {status.value for status in records.FINAL_STATUSES} == contract.FINAL_STATUSES
