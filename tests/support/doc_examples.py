@@ -19,6 +19,8 @@ SKIP_REASONS = {
     "docker": "builds or runs the container images",
     "make-run": "needs `make run`'s fixed ports on this machine",
     "long-running": "starts the whole system or a whole test suite",
+    "client": "run by tests/client/test_docs_examples.py against the client suite's own stack",
+    "install": "installs into the reader's environment (tests/client/test_install.py does it in a venv)",
 }
 # What a setup block may set: the test gives these variables values of its own.
 PROVIDED_VARIABLES = frozenset({"TASKYARD_URL"})
