@@ -1,4 +1,4 @@
-"""Every ```sh skip=client and ```python example in docs/client.md, run in order against a real stack.
+"""Every ```sh skip=client and ```python example in docs/client.md, run in order on a stack.
 
 A shell example whose first line is `# needs: METHOD /path, ...` runs only when the API's
 OpenAPI document has those operations (newer endpoints); otherwise it is reported as skipped.

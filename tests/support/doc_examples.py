@@ -20,7 +20,7 @@ SKIP_REASONS = {
     "make-run": "needs `make run`'s fixed ports on this machine",
     "long-running": "starts the whole system or a whole test suite",
     "client": "run by tests/client/test_docs_examples.py against the client suite's own stack",
-    "install": "installs into the reader's environment (tests/client/test_install.py does it in a venv)",
+    "install": "installs into the reader's environment (tests/client/test_install.py: a venv)",
 }
 # What a setup block may set: the test gives these variables values of its own.
 PROVIDED_VARIABLES = frozenset({"TASKYARD_URL"})
