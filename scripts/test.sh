@@ -11,5 +11,5 @@ scripts/ensure-servers.sh
 helm_bin=$(scripts/ensure-helm.sh)
 export PATH="$helm_bin:$PATH"
 
-uv run --locked pytest -m "not containers" \
+uv run --locked pytest -m "not cluster" \
   tests/unit tests/integration tests/e2e tests/fuzz tests/faults tests/chart "$@"

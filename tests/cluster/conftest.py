@@ -18,6 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chart"))
 
+from aiosmtpd.controller import Controller  # noqa: E402
+from support.smtp import CatchingHandler  # noqa: E402
+
 from kubesim import images, log, render  # noqa: E402
 from kubesim.cluster import Cluster  # noqa: E402
 from kubesim.keda import Keda  # noqa: E402
@@ -72,6 +75,8 @@ class Stack:
     keda: Keda
     objects: list[dict[str, Any]]
     helm: str
+    values: dict[str, Any]
+    smtp: CatchingHandler
 
     def component_service(self, component: str) -> dict[str, Any]:
         for service in self.cluster.of_kind("Service", NAMESPACE):
@@ -137,15 +142,23 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     images.build_stand_ins()
     cluster = Cluster()
     keda = Keda(cluster, NAMESPACE)
+    # An SMTP sink outside the cluster, at the pod network's gateway (the host).
+    smtp = CatchingHandler()
+    mail = Controller(smtp, hostname=cluster.network.gateway, port=2525)
+    mail.start()
+    values = render.merge(
+        TEST_VALUES, {"config": {"smtp": {"host": cluster.network.gateway, "port": 2525}}}
+    )
     try:
-        objects = render.template(helm, TEST_VALUES)
+        objects = render.template(helm, values)
         cluster.apply(objects, NAMESPACE)
         cluster.wait(lambda: cluster.all_ready(NAMESPACE), READY_TIMEOUT_SECONDS, "every pod Ready")
         log("every pod Ready")
-        yield Stack(cluster, keda, objects, helm)
+        yield Stack(cluster, keda, objects, helm, values, smtp)
     except BaseException:
         log(cluster.status() + "\n" + cluster.logs())
         raise
     finally:
         keda.close()
+        mail.stop()
         cluster.close()

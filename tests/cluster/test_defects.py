@@ -56,8 +56,12 @@ def test_a_short_keda_host_leaves_the_scaled_object_not_ready(stack: Stack):
     assert not ready, f"a host of {short!r} must not resolve from namespace keda"
     assert "lookup" in message
 
-    ready, message = stack.keda.check(scaled, auth_with_url(stack, auth, with_host(url, fqdn), "kubesim-fqdn"))
-    assert ready, message
+    # The same URL with the FQDN reaches the management API (once the worker declared its queue).
+    fqdn_auth = auth_with_url(stack, auth, with_host(url, fqdn), "kubesim-fqdn")
+    deadline = time.monotonic() + 60
+    while not (found := stack.keda.check(scaled, fqdn_auth))[0] and time.monotonic() < deadline:
+        time.sleep(1)
+    assert found[0], found[1]
 
 
 def test_every_rendered_scaled_object_is_ready(stack: Stack):
