@@ -18,13 +18,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chart"))
 
-from aiosmtpd.controller import Controller  # noqa: E402
-from support.smtp import CatchingHandler  # noqa: E402
+from aiosmtpd.controller import Controller
+from kubesim import images, log, render
+from kubesim.cluster import Cluster
+from kubesim.keda import Keda
+from kubesim.pods import Pod
 
-from kubesim import images, log, render  # noqa: E402
-from kubesim.cluster import Cluster  # noqa: E402
-from kubesim.keda import Keda  # noqa: E402
-from kubesim.pods import Pod  # noqa: E402
+from support.smtp import CatchingHandler
 
 NAMESPACE = render.NAMESPACE
 READY_TIMEOUT_SECONDS = 420
@@ -81,7 +81,10 @@ class Stack:
     def component_service(self, component: str) -> dict[str, Any]:
         for service in self.cluster.of_kind("Service", NAMESPACE):
             labels = service["metadata"].get("labels") or {}
-            if labels.get("app.kubernetes.io/component") == component and service["spec"].get("clusterIP") != "None":
+            if (
+                labels.get("app.kubernetes.io/component") == component
+                and service["spec"].get("clusterIP") != "None"
+            ):
                 return service
         raise KeyError(f"no Service of component {component}")
 
@@ -108,7 +111,9 @@ class Stack:
             volume = volumes[mount["name"]]
             relative = path[len(folder) :]
             source = volume.get("secret") or volume.get("configMap") or {}
-            key = next((i["key"] for i in source.get("items") or [] if i["path"] == relative), relative)
+            key = next(
+                (i["key"] for i in source.get("items") or [] if i["path"] == relative), relative
+            )
             if "secret" in volume:
                 return self.cluster.secret(NAMESPACE, source["secretName"])[key].decode()  # type: ignore[index]
             return self.cluster.configmap(NAMESPACE, source["name"])[key]  # type: ignore[index]
@@ -116,13 +121,19 @@ class Stack:
 
     def api_key(self) -> str:
         api = self.deployments("api")[0]
-        env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0].get("env") or []}
+        env = {
+            e["name"]: e.get("value")
+            for e in api["spec"]["template"]["spec"]["containers"][0].get("env") or []
+        }
         keys = self.file_in_pod(api, str(env["TASKYARD_API_KEYS_FILE"]))
         return next(line.strip() for line in keys.splitlines() if line.strip())
 
     def worker(self, queue: str) -> dict[str, Any]:
         for deployment in self.deployments("worker"):
-            if deployment["spec"]["template"]["metadata"]["labels"].get("taskyard.io/queue") == queue:
+            if (
+                deployment["spec"]["template"]["metadata"]["labels"].get("taskyard.io/queue")
+                == queue
+            ):
                 return deployment
         raise KeyError(queue)
 

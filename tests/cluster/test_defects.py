@@ -10,7 +10,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from conftest import NAMESPACE, Stack
-
 from kubesim.dns import CLUSTER_DOMAIN
 
 pytestmark = pytest.mark.cluster
@@ -38,7 +37,14 @@ def with_host(url: str, host: str) -> str:
 def auth_with_url(stack: Stack, auth: dict, url: str, name: str) -> dict:
     """A copy of the TriggerAuthentication whose host comes from a new Secret holding url."""
     stack.cluster.apply(
-        [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"host": url}}],
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name},
+                "stringData": {"host": url},
+            }
+        ],
         NAMESPACE,
     )
     patched = copy.deepcopy(auth)
@@ -52,7 +58,9 @@ def test_a_short_keda_host_leaves_the_scaled_object_not_ready(stack: Stack):
     short = (urlsplit(url).hostname or "").split(".")[0]
     fqdn = f"{short}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"
 
-    ready, message = stack.keda.check(scaled, auth_with_url(stack, auth, with_host(url, short), "kubesim-short"))
+    ready, message = stack.keda.check(
+        scaled, auth_with_url(stack, auth, with_host(url, short), "kubesim-short")
+    )
     assert not ready, f"a host of {short!r} must not resolve from namespace keda"
     assert "lookup" in message
 
@@ -68,10 +76,11 @@ def test_every_rendered_scaled_object_is_ready(stack: Stack):
     """The chart as rendered: KEDA reaches RabbitMQ's management API for every ScaledObject."""
     scaled_objects = stack.cluster.of_kind("ScaledObject", NAMESPACE)
     assert scaled_objects
-    deadline = time.monotonic() + 30
+    # Ready once each worker has declared its queue (a missing queue is a 404 to KEDA too).
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         states = [stack.keda.state(s["metadata"]["name"]) for s in scaled_objects]
-        if all(s.polls > 0 for s in states):
+        if all(s.polls > 0 and s.ready for s in states):
             break
         time.sleep(1)
     not_ready = {s.name: s.message for s in states if not s.ready}
@@ -103,10 +112,14 @@ def test_a_read_write_many_claim_on_the_default_class_stays_pending(stack: Stack
     found = stack.cluster.storage.get(DEFECT_NAMESPACE, name)
     assert found and found.phase == "Pending", found
     assert "ReadWriteOnce" in found.reason
-    pods: list = []
+    deployment_name = deployment["metadata"]["name"]
+
+    def reported_unschedulable() -> bool:
+        pods = stack.cluster.pods_of("Deployment", DEFECT_NAMESPACE, deployment_name)
+        return bool(pods) and "Unschedulable" in pods[0].reason
+
     stack.cluster.wait(
-        lambda: bool(pods := stack.cluster.pods_of("Deployment", DEFECT_NAMESPACE, deployment["metadata"]["name"]))
-        and "Unschedulable" in pods[0].reason,
+        reported_unschedulable,
         30,
         "the pod to be reported Pending",
     )
@@ -115,5 +128,9 @@ def test_a_read_write_many_claim_on_the_default_class_stays_pending(stack: Stack
 
 
 def test_every_rendered_claim_binds(stack: Stack):
-    pending = {c.name: c.reason for c in stack.cluster.storage.claims.values() if c.namespace == NAMESPACE and c.phase != "Bound"}
+    pending = {
+        c.name: c.reason
+        for c in stack.cluster.storage.claims.values()
+        if c.namespace == NAMESPACE and c.phase != "Bound"
+    }
     assert not pending, f"claims Pending on a default StorageClass like kind's: {pending}"

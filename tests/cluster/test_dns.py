@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 from conftest import NAMESPACE, Stack
-
 from kubesim import images
 
 pytestmark = pytest.mark.cluster
 
-RESOLVE = "import socket, sys\nfor name in sys.argv[1:]:\n    print(name, socket.gethostbyname(name))\n"
+RESOLVE = (
+    "import socket, sys\nfor name in sys.argv[1:]:\n    print(name, socket.gethostbyname(name))\n"
+)
 
 
 def lookup_pod(name: str, hosts: list[str]) -> dict:

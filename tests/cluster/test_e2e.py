@@ -10,7 +10,6 @@ import sys
 
 import pytest
 from conftest import NAMESPACE, Stack
-
 from kubesim import REPO_ROOT
 
 pytestmark = pytest.mark.cluster
@@ -31,7 +30,9 @@ def test_e2e_suite_passes_against_the_api_service(stack: Stack):
         timeout=900,
     )
     tail = "\n".join(result.stdout.splitlines()[-40:])
-    assert result.returncode == 0, f"tests/e2e failed:\n{tail}\n{result.stderr[-3000:]}\n{stack.cluster.logs()}"
+    assert result.returncode == 0, (
+        f"tests/e2e failed:\n{tail}\n{result.stderr[-3000:]}\n{stack.cluster.logs()}"
+    )
     assert re.search(r"\b\d+ passed", result.stdout.strip().splitlines()[-1])
 
 

@@ -15,7 +15,11 @@ pytestmark = pytest.mark.cluster
 
 
 def email(subject: str) -> dict:
-    return {"type": "email", "priority": "high", "payload": {"to": ["ops@example.com"], "subject": subject, "text": "body"}}
+    return {
+        "type": "email",
+        "priority": "high",
+        "payload": {"to": ["ops@example.com"], "subject": subject, "text": "body"},
+    }
 
 
 def test_a_worker_killed_mid_task_completes_the_task(stack: Stack):
@@ -28,7 +32,11 @@ def test_a_worker_killed_mid_task_completes_the_task(stack: Stack):
         assert pods
         for pod in pods:
             for container in pod.containers:
-                subprocess.run(["docker", "kill", "--signal", "KILL", container.docker_name], check=True, capture_output=True)
+                subprocess.run(
+                    ["docker", "kill", "--signal", "KILL", container.docker_name],
+                    check=True,
+                    capture_output=True,
+                )
     finally:
         stack.smtp.delay_seconds = 0
     record = api.wait_for(task["id"], timeout_seconds=180)
@@ -40,8 +48,10 @@ def test_a_worker_killed_mid_task_completes_the_task(stack: Stack):
 def test_rabbitmq_restarted_under_load_loses_nothing_accepted(stack: Stack):
     api = ApiClient(stack.url("api"), api_key=stack.api_key())
     rabbitmq = next(
-        w for w in stack.cluster.workloads.values()
-        if w.kind == "StatefulSet" and w.namespace == NAMESPACE
+        w
+        for w in stack.cluster.workloads.values()
+        if w.kind == "StatefulSet"
+        and w.namespace == NAMESPACE
         and (w.obj["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "rabbitmq"
     )
     accepted: list[str] = []
@@ -53,7 +63,15 @@ def test_rabbitmq_restarted_under_load_loses_nothing_accepted(stack: Stack):
         index = 0
         while not stop.is_set():
             index += 1
-            body = {"type": "data", "priority": "normal", "payload": {"input": {"records": [{"n": index}]}, "operations": [], "output": {"format": "json"}}}
+            body = {
+                "type": "data",
+                "priority": "normal",
+                "payload": {
+                    "input": {"records": [{"n": index}]},
+                    "operations": [],
+                    "output": {"format": "json"},
+                },
+            }
             try:
                 response = api.post("/api/tasks", json=body, timeout=10)
             except Exception:
@@ -85,5 +103,8 @@ def test_rabbitmq_restarted_under_load_loses_nothing_accepted(stack: Stack):
             if api.task(task_id)["status"] == "SUCCESS":
                 pending.discard(task_id)
         time.sleep(1)
-    assert not pending, f"{len(pending)} of {len(accepted)} accepted tasks lost or unfinished\n{stack.cluster.status()}"
+    assert not pending, (
+        f"{len(pending)} of {len(accepted)} accepted tasks lost or unfinished\n"
+        + stack.cluster.status()
+    )
     print(f"{len(accepted)} accepted, {refused} refused during the restart, all SUCCESS")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import NAMESPACE, Stack
@@ -19,8 +20,12 @@ def data_task(index: int) -> dict:
         "type": "data",
         "priority": "low",
         "payload": {
-            "input": {"records": [{"region": "eu", "amount": index}, {"region": "us", "amount": 1}]},
-            "operations": [{"op": "aggregate", "group_by": ["region"], "metrics": {"amount": ["sum"]}}],
+            "input": {
+                "records": [{"region": "eu", "amount": index}, {"region": "us", "amount": 1}]
+            },
+            "operations": [
+                {"op": "aggregate", "group_by": ["region"], "metrics": {"amount": ["sum"]}}
+            ],
             "output": {"format": "json"},
         },
     }
@@ -32,10 +37,9 @@ def test_a_burst_scales_the_low_worker_from_zero_and_back(stack: Stack):
     workload = stack.cluster.workloads[("Deployment", NAMESPACE, name)]
     stack.cluster.wait(lambda: workload.replicas == 0 and not workload.pods, 120, f"{name} at zero")
 
-    response = api.post("/api/tasks/batch", json={"tasks": [data_task(i) for i in range(BURST)]})
-    assert response.status_code == 202, response.text
-    pending = {item["id"] for item in response.json()["items"]}
     started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pending = {record["id"] for record in pool.map(api.submit, map(data_task, range(BURST)))}
     highest = 0
     failed = {}
     while pending and time.monotonic() - started < 300:
@@ -52,8 +56,11 @@ def test_a_burst_scales_the_low_worker_from_zero_and_back(stack: Stack):
     finished = time.monotonic() - started
     assert highest >= 2, f"{name} peaked at {highest} replicas: {stack.keda.state(name).history}"
 
-    stack.cluster.wait(lambda: workload.replicas == 0 and not workload.pods, 180, f"{name} back at zero")
+    stack.cluster.wait(
+        lambda: workload.replicas == 0 and not workload.pods, 180, f"{name} back at zero"
+    )
     print(
         f"{BURST} tasks SUCCESS in {finished:.0f}s, peak {highest} replicas, "
-        f"back to zero after {time.monotonic() - started:.0f}s; KEDA history {stack.keda.state(name).history}"
+        f"back to zero after {time.monotonic() - started:.0f}s; "
+        f"KEDA history {stack.keda.state(name).history}"
     )

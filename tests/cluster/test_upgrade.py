@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import NAMESPACE, Stack
-
 from kubesim import render
 
 pytestmark = pytest.mark.cluster
@@ -15,18 +14,29 @@ CHANGED_QUEUE = "file.high"
 def test_upgrade_rolls_only_the_changed_deployment_and_keeps_secrets(stack: Stack):
     cluster = stack.cluster
     secrets = {
-        s["metadata"]["name"]: render.secret_data(s) for s in cluster.of_kind("Secret", NAMESPACE)
+        s["metadata"]["name"]: render.secret_data(s)
+        for s in cluster.of_kind("Secret", NAMESPACE)
         if not s["metadata"]["name"].startswith("kubesim-")
     }
-    before = {key: sorted(p.name for p in w.live()) for key, w in cluster.workloads.items() if key[1] == NAMESPACE}
-    values = render.merge(stack.values, {"workers": {"overrides": {CHANGED_QUEUE: {"concurrency": 2}}}})
+    before = {
+        key: sorted(p.name for p in w.live())
+        for key, w in cluster.workloads.items()
+        if key[1] == NAMESPACE
+    }
+    values = render.merge(
+        stack.values, {"workers": {"overrides": {CHANGED_QUEUE: {"concurrency": 2}}}}
+    )
     upgraded = render.template_keeping_secrets(stack.helm, values, secrets)
 
     changed_name = stack.worker(CHANGED_QUEUE)["metadata"]["name"]
     cluster.apply(upgraded, NAMESPACE)
     cluster.wait(lambda: cluster.all_ready(NAMESPACE), 300, "the rollout")
 
-    after = {key: sorted(p.name for p in w.live()) for key, w in cluster.workloads.items() if key[1] == NAMESPACE}
+    after = {
+        key: sorted(p.name for p in w.live())
+        for key, w in cluster.workloads.items()
+        if key[1] == NAMESPACE
+    }
     rolled = {key[2] for key in before if before[key] != after[key] and before[key]}
     assert rolled == {changed_name}, f"rolled: {rolled}"
     for name, data in secrets.items():

@@ -161,7 +161,9 @@ class Cluster:
         )
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        return [o for (k, ns, _), o in self.objects.items() if k == kind and namespace in (None, ns)]
+        return [
+            o for (k, ns, _), o in self.objects.items() if k == kind and namespace in (None, ns)
+        ]
 
     def _apply_service(self, service: dict[str, Any], namespace: str) -> None:
         name = service["metadata"]["name"]
@@ -280,7 +282,10 @@ class Cluster:
                 claim_name = f"{claim['metadata']['name']}-{workload.name}-{ordinal}"
                 self.storage.claim(workload.namespace, claim_name, claim["spec"])
                 spec.setdefault("volumes", []).append(
-                    {"name": claim["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim_name}}
+                    {
+                        "name": claim["metadata"]["name"],
+                        "persistentVolumeClaim": {"claimName": claim_name},
+                    }
                 )
         pod = Pod(
             namespace=workload.namespace,
@@ -345,7 +350,11 @@ class Cluster:
                 return
         if any(p.deleting for p in workload.pods):
             return
-        stale = [p for o, p in sorted(by_ordinal.items(), reverse=True) if p.template_hash != workload.hash]
+        stale = [
+            p
+            for o, p in sorted(by_ordinal.items(), reverse=True)
+            if p.template_hash != workload.hash
+        ]
         if stale and all(p.ready for p in workload.pods):
             stale[0].delete()
 
@@ -398,7 +407,8 @@ class Cluster:
     def status(self) -> str:
         lines = []
         for workload in self.workloads.values():
-            lines.append(f"{workload.kind}/{workload.name} replicas={workload.replicas} ready={workload.ready()}")
+            head = f"{workload.kind}/{workload.name} replicas={workload.replicas}"
+            lines.append(f"{head} ready={workload.ready()}")
             for pod in workload.pods:
                 lines.append(
                     f"  {pod.name} {pod.phase} ready={pod.ready} restarts={pod.restarts} "

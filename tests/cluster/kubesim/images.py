@@ -237,7 +237,12 @@ def build_stand_in(stand_in: StandIn) -> str:
         subprocess.run(
             ["bash", "-euo", "pipefail", "-c", stand_in.layout], cwd=root, check=True, timeout=600
         )
-        for junk in ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man"):
+        for junk in (
+            "var/cache/apt/archives",
+            "var/lib/apt/lists",
+            "usr/share/doc",
+            "usr/share/man",
+        ):
             shutil.rmtree(root / junk, ignore_errors=True)
         tar = subprocess.Popen(
             ["tar", "-C", str(root), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE

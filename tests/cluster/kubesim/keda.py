@@ -86,7 +86,12 @@ class Trigger:
     protocol: str
 
 
-def trigger_of(cluster: Cluster, namespace: str, scaled: dict[str, Any], auth_override: dict[str, Any] | None = None) -> Trigger:
+def trigger_of(
+    cluster: Cluster,
+    namespace: str,
+    scaled: dict[str, Any],
+    auth_override: dict[str, Any] | None = None,
+) -> Trigger:
     trigger = scaled["spec"]["triggers"][0]
     if trigger["type"] != "rabbitmq":
         raise ScalerError(f"trigger type {trigger['type']} is not emulated")
@@ -144,7 +149,11 @@ def queue_messages(cluster: Cluster, trigger: Trigger) -> int:
     path = url.path + (f"?{url.query}" if url.query else "")
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     try:
-        connection.request("GET", path, headers={"Host": url.netloc.rsplit("@", 1)[-1], "Authorization": f"Basic {token}"})
+        connection.request(
+            "GET",
+            path,
+            headers={"Host": url.netloc.rsplit("@", 1)[-1], "Authorization": f"Basic {token}"},
+        )
         response = connection.getresponse()
         body = response.read()
     except (OSError, http.client.HTTPException) as error:
@@ -152,7 +161,9 @@ def queue_messages(cluster: Cluster, trigger: Trigger) -> int:
     finally:
         connection.close()
     if response.status != 200:
-        raise ScalerError(f"error requesting RabbitMQ API status: {response.status}, response: {body[:200]!r}")
+        raise ScalerError(
+            f"error requesting RabbitMQ API status: {response.status}, response: {body[:200]!r}"
+        )
     return int(json.loads(body).get("messages", 0))
 
 
@@ -181,7 +192,9 @@ class State:
     polls: int = 0
 
 
-def limit_scale_down(current: int, recommended: int, behavior: dict[str, Any], state: State, now: float) -> int:
+def limit_scale_down(
+    current: int, recommended: int, behavior: dict[str, Any], state: State, now: float
+) -> int:
     down = behavior.get("scaleDown") or {}
     window = float(down.get("stabilizationWindowSeconds", 300))
     state.recommendations = [(t, r) for t, r in state.recommendations if now - t < window]
@@ -204,7 +217,9 @@ def limit_scale_down(current: int, recommended: int, behavior: dict[str, Any], s
     return max(stabilized, floor, 0)
 
 
-def limit_scale_up(current: int, desired: int, behavior: dict[str, Any], state: State, now: float) -> int:
+def limit_scale_up(
+    current: int, desired: int, behavior: dict[str, Any], state: State, now: float
+) -> int:
     up = behavior.get("scaleUp") or {}
     policies = up.get("policies") or [
         {"type": "Percent", "value": 100, "periodSeconds": 15},
@@ -248,7 +263,9 @@ class Keda:
             for scaled in self.cluster.of_kind("ScaledObject", self.namespace):
                 state = self.state(scaled["metadata"]["name"])
                 if time.monotonic() >= state.next_poll:
-                    state.next_poll = time.monotonic() + float(scaled["spec"].get("pollingInterval", 30))
+                    state.next_poll = time.monotonic() + float(
+                        scaled["spec"].get("pollingInterval", 30)
+                    )
                     try:
                         self.poll(scaled, state)
                     except Exception as error:
@@ -288,7 +305,9 @@ class Keda:
             self._set(state, target, 0, now)
             state.recommendations.clear()
             return
-        behavior = ((spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get("behavior") or {}
+        behavior = ((spec.get("advanced") or {}).get("horizontalPodAutoscalerConfig") or {}).get(
+            "behavior"
+        ) or {}
         desired = hpa_desired(current, messages, trigger.value, max(low, 1), high)
         if desired > current:
             desired = limit_scale_up(current, desired, behavior, state, now)
@@ -308,7 +327,9 @@ class Keda:
         state.history.append((now, replicas))
         self.cluster.scale(self.namespace, target, replicas)
 
-    def check(self, scaled: dict[str, Any], auth_override: dict[str, Any] | None = None) -> tuple[bool, str]:
+    def check(
+        self, scaled: dict[str, Any], auth_override: dict[str, Any] | None = None
+    ) -> tuple[bool, str]:
         """One poll of a ScaledObject's scaler without scaling: (Ready, message)."""
         try:
             trigger = trigger_of(self.cluster, self.namespace, scaled, auth_override)

@@ -23,9 +23,7 @@ Endpoint = tuple[str, int]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
-    result = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args[:3])}: {result.stderr.strip()}")
     return result.stdout.strip()

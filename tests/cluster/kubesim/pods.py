@@ -315,11 +315,15 @@ class Pod:
             if claim is None:
                 reasons.append(f'persistentvolumeclaim "{name}" not found')
             elif claim.phase != "Bound":
-                reasons.append(f'pod has unbound immediate PersistentVolumeClaims ("{name}": {claim.reason})')
+                reasons.append(
+                    f'pod has unbound immediate PersistentVolumeClaims ("{name}": {claim.reason})'
+                )
         return reasons
 
     # --- docker ---------------------------------------------------------------------------
-    def _run_args(self, container: dict[str, Any], name: str, sources: dict[str, tuple[str, str]]) -> list[str]:
+    def _run_args(
+        self, container: dict[str, Any], name: str, sources: dict[str, tuple[str, str]]
+    ) -> list[str]:
         image = images.local_image(container["image"])
         context = self.security(container)
         pod_context = self.spec.get("securityContext") or {}
@@ -329,9 +333,14 @@ class Pod:
         if user is None:
             user = self._image_user(image)
         if context.get("runAsNonRoot") and str(user) in ("", "0", "root"):
-            raise PodError(f"container {container['name']}: runAsNonRoot and image will run as root")
+            raise PodError(
+                f"container {container['name']}: runAsNonRoot and image will run as root"
+            )
         if context.get("runAsNonRoot") and not str(user).isdigit():
-            raise PodError(f"container {container['name']}: image has non-numeric user ({user}), cannot verify user is non-root")
+            raise PodError(
+                f"container {container['name']}: image has non-numeric user ({user}), "
+                "cannot verify user is non-root"
+            )
         if context.get("runAsUser") is not None:
             group = context.get("runAsGroup", context["runAsUser"])
             args += ["--user", f"{context['runAsUser']}:{group}"]
@@ -426,7 +435,10 @@ class Pod:
             self._lifecycle()
         except PodError as error:
             if not self.deleting:
-                self._set("Pending" if self.phase == "Pending" else "Failed", f"CreateContainerConfigError: {error}")
+                self._set(
+                    "Pending" if self.phase == "Pending" else "Failed",
+                    f"CreateContainerConfigError: {error}",
+                )
         except Exception as error:  # a harness defect: show it on the pod
             if not self.deleting:
                 self._set("Failed", f"kubesim error: {error!r}")
@@ -462,7 +474,9 @@ class Pod:
             thread.join()
         if not self.deleting and not always:
             codes = [c.exit_code for c in self.containers]
-            self._set("Succeeded" if all(c == 0 for c in codes) else "Failed", f"exit codes {codes}")
+            self._set(
+                "Succeeded" if all(c == 0 for c in codes) else "Failed", f"exit codes {codes}"
+            )
 
     def _run_init(self, init: dict[str, Any], sources: dict[str, tuple[str, str]]) -> bool:
         name = f"{self.sandbox}-init-{init['name']}"
@@ -476,7 +490,10 @@ class Pod:
             if code == 0:
                 return True
             logs = self._docker("logs", "--tail", "20", name)
-            self._set("Pending", f"Init:Error ({init['name']} exit {code}): {(logs.stdout + logs.stderr)[-500:]}")
+            self._set(
+                "Pending",
+                f"Init:Error ({init['name']} exit {code}): {(logs.stdout + logs.stderr)[-500:]}",
+            )
             if self.spec.get("restartPolicy") == "Never":
                 self._set("Failed", f"init {init['name']} exit {code}")
                 return False
@@ -492,7 +509,9 @@ class Pod:
         state.started = True
         state.ready = False
 
-    def _supervise(self, state: ContainerState, sources: dict[str, tuple[str, str]], always: bool) -> None:
+    def _supervise(
+        self, state: ContainerState, sources: dict[str, tuple[str, str]], always: bool
+    ) -> None:
         """Probes and restarts of one container until the pod is deleted."""
         backoff = 1.0
         while not self._stop.is_set():
@@ -568,7 +587,9 @@ class Pod:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def logs(self, lines: int = 80) -> str:
-        out = [f"===== pod {self.namespace}/{self.name} phase={self.phase} {self.reason} ip={self.ip}"]
+        out = [
+            f"===== pod {self.namespace}/{self.name} phase={self.phase} {self.reason} ip={self.ip}"
+        ]
         out += [f"  event: {e}" for e in self.events[-10:]]
         names = [f"{self.sandbox}-init-{i['name']}" for i in self.spec.get("initContainers") or []]
         names += [c.docker_name for c in self.containers]
@@ -601,7 +622,11 @@ class ProbeRunner:
                 get = probe["httpGet"]
                 host = get.get("host") or self.pod.ip
                 port = self.pod.port_number(get["port"])
-                cls = http.client.HTTPSConnection if get.get("scheme") == "HTTPS" else http.client.HTTPConnection
+                cls = (
+                    http.client.HTTPSConnection
+                    if get.get("scheme") == "HTTPS"
+                    else http.client.HTTPConnection
+                )
                 connection = cls(host, port, timeout=timeout)
                 headers = {h["name"]: h["value"] for h in get.get("httpHeaders") or []}
                 connection.request("GET", get.get("path", "/"), headers=headers)
@@ -618,7 +643,9 @@ class ProbeRunner:
 
     def run(self, stop: threading.Event) -> str:
         spec = self.state.spec
-        startup, liveness, readiness = (spec.get(k) for k in ("startupProbe", "livenessProbe", "readinessProbe"))
+        startup, liveness, readiness = (
+            spec.get(k) for k in ("startupProbe", "livenessProbe", "readinessProbe")
+        )
         started_at = time.monotonic()
         if startup:
             verdict = self._until(startup, stop, started_at, want_success=True)
@@ -645,16 +672,19 @@ class ProbeRunner:
                 if self.check(probe):
                     failures[kind] = 0
                     successes[kind] += 1
-                    if kind == "readiness" and successes[kind] >= int(probe.get("successThreshold", 1)):
-                        if not self.state.ready:
-                            self.state.ready = True
-                            self.pod.node.pod_changed(self.pod)
+                    enough = successes[kind] >= int(probe.get("successThreshold", 1))
+                    if kind == "readiness" and enough and not self.state.ready:
+                        self.state.ready = True
+                        self.pod.node.pod_changed(self.pod)
                 else:
                     successes[kind] = 0
                     failures[kind] += 1
                     if failures[kind] >= int(probe.get("failureThreshold", 3)):
                         if kind == "liveness":
-                            self.pod.event(f"container {spec['name']}: liveness probe failed {failures[kind]}x: restarting")
+                            self.pod.event(
+                                f"container {spec['name']}: liveness probe failed "
+                                f"{failures[kind]}x: restarting"
+                            )
                             return "liveness"
                         if self.state.ready:
                             self.state.ready = False
@@ -662,7 +692,9 @@ class ProbeRunner:
             stop.wait(0.5)
         return "stopped"
 
-    def _until(self, probe: dict[str, Any], stop: threading.Event, started_at: float, want_success: bool) -> str:
+    def _until(
+        self, probe: dict[str, Any], stop: threading.Event, started_at: float, want_success: bool
+    ) -> str:
         stop.wait(float(probe.get("initialDelaySeconds", 0)))
         failures = 0
         while not stop.is_set():
@@ -674,7 +706,10 @@ class ProbeRunner:
                 return "ok"
             failures += 1
             if failures >= int(probe.get("failureThreshold", 3)):
-                self.pod.event(f"container {self.state.spec['name']}: startup probe failed {failures}x: restarting")
+                self.pod.event(
+                    f"container {self.state.spec['name']}: startup probe failed "
+                    f"{failures}x: restarting"
+                )
                 return "liveness"
             stop.wait(max(0.0, float(probe.get("periodSeconds", 10)) - (time.monotonic() - began)))
         return "stopped"

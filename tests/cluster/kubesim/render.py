@@ -16,8 +16,8 @@ import yaml
 from . import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "tests" / "chart"))
-import chartlib  # noqa: E402
-from fakekube import FakeKube  # noqa: E402
+import chartlib
+from fakekube import FakeKube
 
 RELEASE = chartlib.RELEASE
 NAMESPACE = chartlib.NAMESPACE
@@ -51,7 +51,12 @@ def template_keeping_secrets(
     with tempfile.TemporaryDirectory() as folder, FakeKube(stored, RELEASE) as cluster:
         kubeconfig = cluster.write_kubeconfig(Path(folder) / "kubeconfig", NAMESPACE)
         args, temp_files = chartlib.template_args(merge(values, user_values()))
-        args += ["--dry-run=server", "--disable-openapi-validation", "--kubeconfig", str(kubeconfig)]
+        args += [
+            "--dry-run=server",
+            "--disable-openapi-validation",
+            "--kubeconfig",
+            str(kubeconfig),
+        ]
         try:
             result = chartlib.helm_run(helm, *args, check=False)
         finally:
@@ -74,11 +79,15 @@ def helm_path() -> str:
     found = shutil.which("helm")
     if found:
         return found
-    folder = subprocess.run(
-        [str(REPO_ROOT / "scripts" / "ensure-helm.sh")],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    ).stdout.strip().splitlines()[-1]
+    folder = (
+        subprocess.run(
+            [str(REPO_ROOT / "scripts" / "ensure-helm.sh")],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     return str(Path(folder) / "helm")

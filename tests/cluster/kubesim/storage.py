@@ -27,7 +27,10 @@ class Claim:
 def binding(spec: dict[str, Any]) -> tuple[str, str]:
     """(phase, reason) of a claim spec on this cluster: a pure decision."""
     if "storageClassName" in spec and spec["storageClassName"] == "":
-        return "Pending", "no persistent volumes available for this claim and no storage class is set"
+        return (
+            "Pending",
+            "no persistent volumes available for this claim and no storage class is set",
+        )
     wanted = spec.get("storageClassName") or DEFAULT_CLASS
     if wanted != DEFAULT_CLASS:
         return "Pending", f'storageclass.storage.k8s.io "{wanted}" not found'
@@ -37,7 +40,7 @@ def binding(spec: dict[str, Any]) -> tuple[str, str]:
     if not modes <= PROVISIONABLE_MODES:
         return (
             "Pending",
-            f"failed to provision volume with StorageClass \"{DEFAULT_CLASS}\": "
+            f'failed to provision volume with StorageClass "{DEFAULT_CLASS}": '
             "NodePath only supports ReadWriteOnce and ReadWriteOncePod access modes",
         )
     return "Bound", ""
@@ -58,7 +61,14 @@ class Storage:
         if phase == "Bound":
             claim.volume = f"{self.prefix}-pvc-{namespace}-{name}"
             subprocess.run(
-                ["docker", "volume", "create", "--label", f"kubesim.run={self.prefix}", claim.volume],
+                [
+                    "docker",
+                    "volume",
+                    "create",
+                    "--label",
+                    f"kubesim.run={self.prefix}",
+                    claim.volume,
+                ],
                 check=True,
                 capture_output=True,
             )
