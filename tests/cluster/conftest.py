@@ -44,8 +44,10 @@ TEST_VALUES: dict[str, Any] = {
         # at most 3 pods of a low queue on two cores
         "priorities": {"low": {"keda": {"maxReplicaCount": 3}}},
     },
-    # tests/e2e waits for retries and reads fresh listings
+    # tests/e2e waits for retries and reads fresh listings; the tests poll hundreds of
+    # tasks with one key, above the chart's per-key rate limit
     "config": {
+        "rateLimit": "100000/minute",
         "retry": {"backoffBaseSeconds": 1, "backoffMaxSeconds": 4},
         "extra": {"TASKYARD_CACHE_TTL_SECONDS": "0.5"},
     },

@@ -31,6 +31,11 @@ def test_upgrade_rolls_only_the_changed_deployment_and_keeps_secrets(stack: Stac
     changed_name = stack.worker(CHANGED_QUEUE)["metadata"]["name"]
     cluster.apply(upgraded, NAMESPACE)
     cluster.wait(lambda: cluster.all_ready(NAMESPACE), 300, "the rollout")
+    cluster.wait(
+        lambda: not any(p.deleting for w in cluster.workloads.values() for p in w.pods),
+        120,
+        "the old pods to terminate",
+    )
 
     after = {
         key: sorted(p.name for p in w.live())
@@ -39,5 +44,6 @@ def test_upgrade_rolls_only_the_changed_deployment_and_keeps_secrets(stack: Stac
     }
     rolled = {key[2] for key in before if before[key] != after[key] and before[key]}
     assert rolled == {changed_name}, f"rolled: {rolled}"
+    assert not cluster.stopped_by_kill(f"Deployment/{changed_name}"), "SIGTERM did not stop it"
     for name, data in secrets.items():
         assert render.secret_data(cluster.get("Secret", NAMESPACE, name)) == data, name

@@ -285,6 +285,8 @@ class Keda:
             state.polls += 1
             return
         state.polls += 1
+        if not state.ready:
+            log(f"keda {state.name}: Ready=True")
         state.ready, state.message = True, f"{messages} messages"
         now = time.monotonic()
         low = int(spec.get("minReplicaCount", 0))

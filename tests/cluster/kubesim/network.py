@@ -17,8 +17,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import log
-
 Endpoint = tuple[str, int]
 
 
@@ -165,12 +163,3 @@ class ServiceProxy:
         temporary.write_text(json.dumps({str(k): v for k, v in endpoints.items()}))
         temporary.chmod(0o644)
         temporary.rename(self.folder / "endpoints.json")
-
-
-def container_ip(container: str, network: str) -> str:
-    raw = docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", container)
-    return str(json.loads(raw)[network]["IPAddress"])
-
-
-def describe(network: PodNetwork) -> None:
-    log(f"pod network {network.name}: {network.subnet}, bridge {network.bridge}")
