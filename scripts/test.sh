@@ -12,4 +12,4 @@ helm_bin=$(scripts/ensure-helm.sh)
 export PATH="$helm_bin:$PATH"
 
 uv run --locked pytest -m "not cluster" \
-  tests/unit tests/integration tests/e2e tests/fuzz tests/faults tests/chart "$@"
+  tests/unit tests/integration tests/e2e tests/fuzz tests/faults tests/chart tests/cluster "$@"
