@@ -9,8 +9,8 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from conftest import NAMESPACE, Stack
 from kubesim.dns import CLUSTER_DOMAIN
+from kubesim.stack import NAMESPACE, Stack
 
 pytestmark = pytest.mark.cluster
 DEFECT_NAMESPACE = "kubesim-defects"

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import NAMESPACE, Stack
 from kubesim import images
+from kubesim.stack import NAMESPACE, Stack
 
 pytestmark = pytest.mark.cluster
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NAMESPACE, Stack
 from kubesim import REPO_ROOT
+from kubesim.stack import NAMESPACE, Stack
 
 pytestmark = pytest.mark.cluster
 

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import NAMESPACE, Stack
+from kubesim.stack import NAMESPACE, Stack
 
 from support.client import ApiClient
 

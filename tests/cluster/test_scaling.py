@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import NAMESPACE, Stack
+from kubesim.stack import NAMESPACE, Stack
 
 from support.client import ApiClient
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import NAMESPACE, Stack
+from kubesim.stack import NAMESPACE, Stack
 
 pytestmark = pytest.mark.cluster
 

@@ -4,8 +4,8 @@ the generated Secrets (helm's lookup against the emulation's Secrets)."""
 from __future__ import annotations
 
 import pytest
-from conftest import NAMESPACE, Stack
 from kubesim import render
+from kubesim.stack import NAMESPACE, Stack
 
 pytestmark = pytest.mark.cluster
 CHANGED_QUEUE = "file.high"
