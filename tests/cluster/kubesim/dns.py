@@ -44,7 +44,7 @@ def encode_name(name: str) -> bytes:
 
 
 def decode_name(message: bytes, offset: int) -> tuple[str, int]:
-    labels = []
+    labels: list[str] = []
     while True:
         length = message[offset]
         if length == 0:

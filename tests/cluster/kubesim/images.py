@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,7 +212,7 @@ def debian_mirror() -> str:
 def build_stand_in(stand_in: StandIn) -> str:
     if image_exists(stand_in.tag):
         return stand_in.tag
-    started = __import__("time").monotonic()
+    started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix=f"kubesim-{stand_in.name}-"))
     try:
         result = subprocess.run(
@@ -258,7 +259,7 @@ def build_stand_in(stand_in: StandIn) -> str:
         tar.wait()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    log(f"built {stand_in.tag} in {__import__('time').monotonic() - started:.0f}s")
+    log(f"built {stand_in.tag} in {time.monotonic() - started:.0f}s")
     return stand_in.tag
 
 

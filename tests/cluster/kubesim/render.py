@@ -6,6 +6,8 @@ release already has (helm's `lookup` keeps generated passwords)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -73,9 +75,6 @@ def secret_data(secret: dict[str, Any]) -> dict[str, str]:
 
 def helm_path() -> str:
     """helm on PATH, else the one scripts/ensure-helm.sh unpacks."""
-    import shutil
-    import subprocess
-
     found = shutil.which("helm")
     if found:
         return found
