@@ -18,32 +18,31 @@ def test_upgrade_rolls_only_the_changed_deployment_and_keeps_secrets(stack: Stac
         for s in cluster.of_kind("Secret", NAMESPACE)
         if not s["metadata"]["name"].startswith("kubesim-")
     }
-    before = {
-        key: sorted(p.name for p in w.live())
-        for key, w in cluster.workloads.items()
-        if key[1] == NAMESPACE
-    }
+    workloads = {k: w for k, w in cluster.workloads.items() if k[1] == NAMESPACE}
+    hashes_before = {key: w.hash for key, w in workloads.items()}
+    pods_before = {key: {p.name for p in w.live()} for key, w in workloads.items()}
     values = render.merge(
         stack.values, {"workers": {"overrides": {CHANGED_QUEUE: {"concurrency": 2}}}}
     )
     upgraded = render.template_keeping_secrets(stack.helm, values, secrets)
 
-    changed_name = stack.worker(CHANGED_QUEUE)["metadata"]["name"]
+    changed = ("Deployment", NAMESPACE, stack.worker(CHANGED_QUEUE)["metadata"]["name"])
     cluster.apply(upgraded, NAMESPACE)
     cluster.wait(lambda: cluster.all_ready(NAMESPACE), 300, "the rollout")
     cluster.wait(
-        lambda: not any(p.deleting for w in cluster.workloads.values() for p in w.pods),
+        lambda: not any(p.deleting for w in workloads.values() for p in w.pods),
         120,
         "the old pods to terminate",
     )
 
-    after = {
-        key: sorted(p.name for p in w.live())
-        for key, w in cluster.workloads.items()
-        if key[1] == NAMESPACE
-    }
-    rolled = {key[2] for key in before if before[key] != after[key] and before[key]}
-    assert rolled == {changed_name}, f"rolled: {rolled}"
-    assert not cluster.stopped_by_kill(f"Deployment/{changed_name}"), "SIGTERM did not stop it"
+    new_templates = {key for key, w in workloads.items() if w.hash != hashes_before[key]}
+    assert new_templates == {changed}, f"pod templates changed: {new_templates}"
+    rolled = workloads[changed]
+    assert rolled.live() and not pods_before[changed] & {p.name for p in rolled.live()}
+    assert not cluster.stopped_by_kill(f"Deployment/{changed[2]}"), "SIGTERM did not stop it"
+    # Pods not scaled by KEDA keep running untouched (KEDA may scale the others meanwhile).
+    for key, workload in workloads.items():
+        if key != changed and not cluster.scaled_by_keda(NAMESPACE, key[2]):
+            assert {p.name for p in workload.live()} == pods_before[key], key
     for name, data in secrets.items():
         assert render.secret_data(cluster.get("Secret", NAMESPACE, name)) == data, name
