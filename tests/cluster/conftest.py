@@ -74,6 +74,17 @@ def helm() -> str:
     return render.helm_path()
 
 
+def ready_or_unschedulable(cluster: Cluster) -> bool:
+    """Every pod of the release Ready; fails at once on a pod that can never be scheduled
+    (its claim is Pending: this StorageClass decides binding when the claim is created)."""
+    stuck = [
+        p for p in cluster.all_pods() if p.namespace == NAMESPACE and "Unschedulable" in p.reason
+    ]
+    if stuck:
+        raise AssertionError(f"pod {stuck[0].name} is Pending: {stuck[0].reason}")
+    return cluster.all_ready(NAMESPACE)
+
+
 @pytest.fixture(scope="session")
 def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     require_host()
@@ -91,7 +102,9 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     try:
         objects = render.template(helm, values)
         cluster.apply(objects, NAMESPACE)
-        cluster.wait(lambda: cluster.all_ready(NAMESPACE), READY_TIMEOUT_SECONDS, "every pod Ready")
+        cluster.wait(
+            lambda: ready_or_unschedulable(cluster), READY_TIMEOUT_SECONDS, "every pod Ready"
+        )
         log("every pod Ready")
         yield Stack(cluster, keda, objects, helm, values, smtp)
     except BaseException:
