@@ -9,7 +9,6 @@ import time
 
 import pytest
 import requests
-
 from kubesim import images
 from kubesim.stack import Stack
 
@@ -112,7 +111,7 @@ def test_probes_service_routing_restarts_and_security_context(stack: Stack):
     assert "0000000000000000" in identity.stdout and "NoNewPrivs:\t1" in identity.stdout.replace(
         " ", "\t"
     )
-    assert exec_in(container, "touch", "/rootfs-write").returncode != 0
+    assert exec_in(container, "touch", "/tmp/rootfs-write").returncode != 0  # /tmp: 1777
     assert exec_in(container, "stat", "-c", "%g", "/work").stdout.strip() == "2000"
     memory = subprocess.run(
         ["docker", "inspect", "-f", "{{.HostConfig.Memory}}", container],
