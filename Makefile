@@ -1,6 +1,8 @@
 # Taskyard: `make` lists the targets; longer logic lives in scripts/.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+# uv's path, installed into .cache/uv on first use when it is not on PATH (scripts/ensure-uv.sh).
+UV = $(or $(shell scripts/ensure-uv.sh),$(error uv could not be installed))/uv
 
 .PHONY: help
 help: ## List the targets
@@ -8,8 +10,7 @@ help: ## List the targets
 
 .PHONY: install
 install: ## Install the Python workspace (uv sync)
-	@scripts/ensure-uv.sh
-	uv sync --locked
+	$(UV) sync --locked
 
 .PHONY: run
 run: ## Run the whole system locally: API :8000, Flower :5555, one worker per queue
@@ -21,15 +22,13 @@ test: ## Run unit, integration, fault and chart tests (starts RabbitMQ/Redis if 
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (no servers)
-	@scripts/ensure-uv.sh
-	uv run --locked pytest tests/unit
+	$(UV) run --locked pytest tests/unit
 
 .PHONY: lint
 lint: ## ruff and mypy
-	@scripts/ensure-uv.sh
-	uv run --locked ruff check .
-	uv run --locked ruff format --check .
-	uv run --locked mypy libs/common/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy libs/common/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
 
 .PHONY: audit
 audit: ## Dependency audit: pip-audit over uv.lock
@@ -37,8 +36,8 @@ audit: ## Dependency audit: pip-audit over uv.lock
 
 .PHONY: format
 format: ## Format the code with ruff
-	uv run ruff format .
-	uv run ruff check --fix .
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
 
 .PHONY: images
 images: ## Build the four service images as taskyard/<name>:<version>

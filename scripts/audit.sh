@@ -13,7 +13,7 @@ set -euo pipefail
 
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo_root"
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 
 groups=(--no-dev)
 scope="runtime dependencies"

@@ -9,7 +9,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo_root"
 
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 # --inexact: never remove a package someone installed into the shared environment.
 uv sync --locked --inexact --quiet
 scripts/ensure-servers.sh

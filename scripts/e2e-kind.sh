@@ -25,7 +25,7 @@ low_worker="$release-data-worker-low"
 log() { printf '[e2e-kind] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 PATH="$(scripts/ensure-helm.sh --kubectl):$PATH"
 export PATH
 context="kind-$cluster"

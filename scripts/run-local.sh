@@ -7,7 +7,7 @@ cd "$repo_root"
 run_dir="$repo_root/.run"
 mkdir -p "$run_dir"
 
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 uv sync --locked --quiet
 scripts/ensure-servers.sh
 
@@ -21,10 +21,9 @@ if [ ! -f .env ] || ! grep -q '^TASKYARD_FLOWER_BASIC_AUTH=' .env; then
   } >> .env
   echo "wrote development Flower credentials to .env"
 fi
-set -a
-# shellcheck disable=SC1091
-. ./.env
-set +a
+# shellcheck source=scripts/load-dotenv.sh
+. scripts/load-dotenv.sh
+load_dotenv_defaults .env
 
 export TASKYARD_STORAGE_URL="${TASKYARD_STORAGE_URL:-file://$run_dir/files}"
 export TASKYARD_LOG_FORMAT="${TASKYARD_LOG_FORMAT:-console}"
@@ -63,4 +62,5 @@ if [ -z "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ]; then
   echo "WARNING: no API key configured (TASKYARD_API_KEYS): the API on 127.0.0.1:8000 accepts every caller"
 fi
 echo "API http://127.0.0.1:8000 (docs /api/docs), Flower http://127.0.0.1:5555 (user:password in .env)"
-exec "$venv_bin/honcho" -f "$procfile" -d "$repo_root" start
+# -e /dev/null: honcho would otherwise apply .env over the environment this script settled.
+exec "$venv_bin/honcho" -f "$procfile" -d "$repo_root" -e /dev/null start

@@ -5,7 +5,7 @@ set -euo pipefail
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo_root"
 
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 uv sync --locked --quiet
 scripts/ensure-servers.sh
 helm_bin=$(scripts/ensure-helm.sh)
