@@ -10,7 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-scripts/ensure-uv.sh
+PATH="$(scripts/ensure-uv.sh):$PATH"
 uv sync --locked --quiet
 scripts/ensure-docker.sh
 helm_bin=$(scripts/ensure-helm.sh)

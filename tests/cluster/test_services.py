@@ -3,6 +3,9 @@ API behind the generated key, every worker's metrics port answering Prometheus t
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import requests
 from kubesim.stack import NAMESPACE, Stack
@@ -52,3 +55,42 @@ def test_every_worker_pod_serves_metrics_on_its_metrics_port(stack: Stack):
             assert response.headers["Content-Type"].startswith("text/plain"), pod.name
             checked += 1
     assert checked, "no worker pod was Ready"
+
+
+def test_an_api_pod_deleted_runs_its_pre_stop_hook_while_the_service_keeps_answering(
+    stack: Stack,
+):
+    api = stack.deployments("api")[0]
+    name = api["metadata"]["name"]
+    pods = stack.cluster.pods_of("Deployment", NAMESPACE, name)
+    if len(pods) < 2:
+        pytest.skip("one API replica: the Service cannot stay up while it is replaced")
+    url = stack.url("api") + "/healthz"
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        while not stop.is_set():
+            try:
+                status = requests.get(url, timeout=5).status_code
+                if status != 200:
+                    errors.append(str(status))
+            except requests.RequestException as error:
+                errors.append(repr(error))
+            time.sleep(0.2)
+
+    asking = threading.Thread(target=keep_asking, daemon=True)
+    asking.start()
+    victim = pods[0]
+    victim.delete()
+    stack.cluster.wait(lambda: victim.phase == "Terminated", 180, "the API pod to terminate")
+    stack.cluster.wait(
+        lambda: stack.cluster.all_ready(NAMESPACE), 180, "the replacement API pod Ready"
+    )
+    stop.set()
+    asking.join(timeout=10)
+    failed = [
+        c.spec["name"] for c in victim.containers if c.pre_stop_error or c.stop_exit_code == 137
+    ]
+    assert not failed, [(c.pre_stop_error, c.stop_exit_code) for c in victim.containers]
+    assert not errors, f"the API Service failed {len(errors)} requests: {errors[:5]}"

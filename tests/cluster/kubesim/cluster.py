@@ -385,16 +385,19 @@ class Cluster:
         workload = self.workloads.get((kind, namespace, name))
         return workload.live() if workload else []
 
-    def stopped_by_kill(self, owner: str) -> list[str]:
-        """Terminated pods of `owner` whose containers had to be SIGKILLed (exit 137)
-        because SIGTERM did not stop them within terminationGracePeriodSeconds."""
-        return [
-            f"{pod.name}/{c.spec['name']}"
-            for pod in self.terminated
-            if pod.owner == owner
-            for c in pod.containers
-            if c.stop_exit_code == 137
-        ]
+    def termination_problems(self, owner: str) -> list[str]:
+        """Terminated pods of `owner` whose preStop hook failed, or whose containers had to
+        be SIGKILLed (exit 137) because SIGTERM did not stop them within the grace period."""
+        problems = []
+        for pod in self.terminated:
+            if pod.owner != owner:
+                continue
+            for c in pod.containers:
+                if c.pre_stop_error:
+                    problems.append(f"{pod.name}/{c.spec['name']}: preStop {c.pre_stop_error}")
+                if c.stop_exit_code == 137:
+                    problems.append(f"{pod.name}/{c.spec['name']}: killed after the grace period")
+        return problems
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -90,6 +91,7 @@ class ContainerState:
     ready: bool = False
     exit_code: int | None = None
     stop_exit_code: int | None = None
+    pre_stop_error: str = ""
 
 
 @dataclass
@@ -561,16 +563,64 @@ class Pod:
             thread.join()
 
     def _terminate(self) -> None:
+        """Each container: its preStop hook, then SIGTERM, then SIGKILL when the pod's grace
+        period (which the hook's time counts against) runs out."""
         grace = int(self.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
-        names = [c.docker_name for c in self.containers if c.started]
-        if names:
-            self._docker("stop", "--time", str(grace), *names, timeout=grace + 120)
-            for state in self.containers:
-                if state.started:
-                    state.stop_exit_code = self._container_status(state.docker_name)[1]
+        deadline = time.monotonic() + grace
+        stoppers = [
+            threading.Thread(target=self._stop_container, args=(state, deadline), daemon=True)
+            for state in self.containers
+            if state.started
+        ]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         self._thread.join(timeout=30)
         self.phase = "Terminated"
         self.node.pod_changed(self)
+
+    def _stop_container(self, state: ContainerState, deadline: float) -> None:
+        hook = ((state.spec.get("lifecycle") or {}).get("preStop")) or {}
+        if hook:
+            error = self._run_hook(state, hook, deadline)
+            if error:
+                state.pre_stop_error = error
+                self.event(f"container {state.spec['name']}: FailedPreStopHook: {error}")
+        remaining = max(0, math.ceil(deadline - time.monotonic()))
+        self._docker("stop", "--time", str(remaining), state.docker_name, timeout=remaining + 120)
+        state.stop_exit_code = self._container_status(state.docker_name)[1]
+
+    def _run_hook(self, state: ContainerState, hook: dict[str, Any], deadline: float) -> str:
+        """Run a lifecycle hook; the error text, or "" when it succeeded."""
+        budget = max(1.0, deadline - time.monotonic())
+        try:
+            if "exec" in hook:
+                result = subprocess.run(
+                    ["docker", "exec", state.docker_name, *hook["exec"]["command"]],
+                    capture_output=True,
+                    text=True,
+                    timeout=budget,
+                )
+                return (
+                    ""
+                    if result.returncode == 0
+                    else f"exit {result.returncode}: {result.stderr[-300:]}"
+                )
+            if "sleep" in hook:
+                time.sleep(min(budget, float(hook["sleep"]["seconds"])))
+                return ""
+            if "httpGet" in hook:
+                get = hook["httpGet"]
+                connection = http.client.HTTPConnection(
+                    get.get("host") or self.ip, self.port_number(get["port"]), timeout=budget
+                )
+                connection.request("GET", get.get("path", "/"))
+                status = connection.getresponse().status
+                return "" if 200 <= status < 400 else f"HTTP {status}"
+        except (OSError, subprocess.TimeoutExpired, http.client.HTTPException, PodError) as error:
+            return repr(error)
+        return f"hook {sorted(hook)} is not emulated"
 
     def abandon(self) -> None:
         """Stop supervising (the cluster is being torn down)."""
