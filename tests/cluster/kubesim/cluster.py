@@ -104,7 +104,6 @@ class Cluster:
         self.lock = threading.RLock()
         self._stop = threading.Event()
         self._controller = threading.Thread(target=self._control, daemon=True, name="controllers")
-        self.on_tick: list[Callable[[], None]] = []
         self._controller.start()
         log(f"cluster {self.prefix}: pod network {self.network.subnet}, DNS {self.dns_address}")
 
@@ -261,8 +260,6 @@ class Cluster:
                             self._reconcile_deployment(workload)
                         else:
                             self._reconcile_statefulset(workload)
-                for tick in list(self.on_tick):
-                    tick()
             except Exception as error:  # keep controlling; show what went wrong
                 log(f"controller error: {error!r}")
             self._stop.wait(0.5)
