@@ -43,9 +43,9 @@ format: ## Format the code with ruff
 images: ## Build the four service images as taskyard/<name>:<version>
 	@scripts/build-images.sh
 
-.PHONY: test-containers
-test-containers: ## Build the images, run the stack from them and pass tests/e2e
-	@scripts/test-containers.sh
+.PHONY: test-cluster
+test-cluster: ## Run the rendered chart in the Docker cluster emulation: e2e, helm test, KEDA, faults, upgrade
+	@scripts/test-cluster.sh
 
 .PHONY: kind-up
 kind-up: ## Create a kind cluster, load the images, install KEDA and the chart

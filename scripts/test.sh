@@ -11,5 +11,6 @@ scripts/ensure-servers.sh
 helm_bin=$(scripts/ensure-helm.sh)
 export PATH="$helm_bin:$PATH"
 
-uv run --locked pytest -m "not containers" \
-  tests/unit tests/client tests/integration tests/e2e tests/docs tests/fuzz tests/faults tests/chart "$@"
+uv run --locked pytest -m "not cluster" \
+  tests/unit tests/client tests/integration tests/e2e tests/docs tests/fuzz tests/faults tests/chart \
+  tests/cluster "$@"
