@@ -14,16 +14,25 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from celery import Celery, Task
-from celery.exceptions import Reject, Retry
+from celery import Celery, Task, signals
+from celery.exceptions import Reject, Retry, TimeLimitExceeded
 from pydantic import ValidationError
 
-from taskyard_common import metrics, worker_monitoring
+from taskyard_common import metrics, worker_heartbeat, worker_monitoring
 from taskyard_common.celery_app import task_reprs
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common.logs import get_logger
-from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_name, is_retryable
+from taskyard_common.retry import (
+    BackoffPolicy,
+    Outcome,
+    compute_backoff,
+    decide,
+    error_type_name,
+    is_retryable,
+    is_time_limit,
+    time_limit_message,
+)
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
 from taskyard_common.storage import FileStore
@@ -107,6 +116,9 @@ def register_task(
 ) -> Task:
     payload_model = PAYLOAD_MODELS[task_type]
     worker_monitoring.install(runtime.settings)
+    worker_heartbeat.install(app, runtime.settings)
+    # Messages from the API carry their own limits; these cover any that do not.
+    soft_time_limit, hard_time_limit = runtime.settings.attempt_time_limits(task_type)
 
     @app.task(
         name=TASK_NAMES[task_type],
@@ -114,6 +126,8 @@ def register_task(
         max_retries=None,
         typing=False,
         throws=(TaskFailedError,),
+        soft_time_limit=soft_time_limit,
+        time_limit=hard_time_limit,
     )
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
         task_id: str = self.request.id
@@ -150,7 +164,10 @@ def register_task(
         except Exception as error:
             retryable = is_retryable(error)
             info = _error_info(error, retryable)
-            if retryable and retries_done < budget:
+            if is_time_limit(error):
+                limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+                info["message"] = time_limit_message(limit, killed=False)
+            if decide(error, retries_done, budget) is Outcome.RETRY:
                 # The broker's delay exchanges count whole seconds, one at least.
                 delay = max(1, math.ceil(compute_backoff(attempt, runtime.backoff)))
                 next_retry_at = iso(utc_now() + timedelta(seconds=delay))
@@ -182,7 +199,35 @@ def register_task(
         else:
             log.info("task_result_discarded", status=finished.previous_status)
 
+    _record_hard_time_limits(run, task_type, runtime)
     return run
+
+
+def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRuntime) -> None:
+    """FAILED for an attempt whose pool process was killed at its hard time limit.
+
+    The killed process cannot write its record, so the worker's main process does, from
+    the task_failure signal Celery sends there for a hard limit; Celery then acknowledges
+    the message (task_acks_on_failure_or_timeout), so it is neither redelivered nor lost.
+    """
+
+    def on_failure(sender: Any = None, task_id: str = "", exception: Any = None, **_: Any) -> None:
+        if getattr(sender, "name", None) != task.name or not isinstance(
+            exception, TimeLimitExceeded
+        ):
+            return
+        queue = task.app.conf.task_queues[0].name
+        priority = parse_queue_name(queue)[1]
+        log = logger.bind(task_id=task_id, type=task_type, priority=priority)
+        hard_seconds = exception.args[0] if exception.args else None
+        info = {
+            "type": error_type_name(exception),
+            "message": time_limit_message(hard_seconds, killed=True),
+            "retryable": False,
+        }
+        _finish_failed(runtime.store, task_id, info, log, task_type, priority)
+
+    signals.task_failure.connect(on_failure, weak=False, dispatch_uid=f"taskyard-hard-{task.name}")
 
 
 def _publish_retry(

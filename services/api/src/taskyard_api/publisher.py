@@ -14,7 +14,14 @@ from taskyard_common.records import TaskRecord
 
 
 def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> None:
-    """Returns once RabbitMQ has confirmed the message (confirm_publish), else raises 503."""
+    """Returns once RabbitMQ has confirmed the message (confirm_publish), else raises 503.
+
+    The message carries the attempt's time limits, which the worker's prefork pool enforces
+    (and a retry the worker publishes keeps).
+    """
+    soft_limit, hard_limit = services.settings.attempt_time_limits(
+        record.type, record.timeout_seconds
+    )
     try:
         services.celery.send_task(
             topology.TASK_NAMES[record.type],
@@ -24,6 +31,8 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             routing_key=record.queue,
             exchange=topology.EXCHANGE_NAME,
             ignore_result=True,
+            soft_time_limit=soft_limit,
+            time_limit=hard_limit,
             **task_reprs(record.type, record.max_retries),
         )
     except (OperationalError, KombuError, OSError, ConnectionError) as error:

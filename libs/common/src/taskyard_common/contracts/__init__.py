@@ -8,6 +8,7 @@ from taskyard_common.contracts.submit import (
     SubmitRequest,
     TaskListQuery,
     parse_submission,
+    resolve_timeout_seconds,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "SubmitRequest",
     "TaskListQuery",
     "parse_submission",
+    "resolve_timeout_seconds",
 ]

@@ -1,16 +1,18 @@
-"""The submit request: a task type, its payload, a priority and an optional retry budget."""
+"""The submit request: a task type, its payload, a priority, an optional retry budget and
+time limit."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, TypeAdapter
+from pydantic import BaseModel, Field, RootModel, TypeAdapter, ValidationError
 
 from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.contracts.file import FilePayload
 from taskyard_common.records import TaskStatus
+from taskyard_common.settings import Settings
 from taskyard_common.topology import DEFAULT_PRIORITY, Priority, TaskType
 
 MAX_RETRIES_LIMIT = 100
@@ -28,6 +30,12 @@ class _Submission(StrictModel):
         le=MAX_RETRIES_LIMIT,
         strict=True,
         description="defaults to the server setting",
+    )
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        strict=True,
+        description="seconds one attempt may run, at most the type's time limit (the default)",
     )
 
 
@@ -60,6 +68,30 @@ PAYLOAD_MODELS: dict[TaskType, TypeAdapter[Any]] = {
     "email": TypeAdapter(EmailPayload),
     "file": TypeAdapter(FilePayload),
 }
+
+
+def resolve_timeout_seconds(
+    submission: DataSubmission | EmailSubmission | FileSubmission, settings: Settings
+) -> int:
+    """The time limit of the submission's attempts; a ValidationError when it asks for more
+    than its type's limit (which only the settings know, so the model cannot check it)."""
+    limit = settings.time_limit_seconds(submission.type)
+    requested = submission.timeout_seconds
+    if requested is None:
+        return limit
+    if requested > limit:
+        raise ValidationError.from_exception_data(
+            "timeout_seconds",
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("timeout_seconds",),
+                    "input": requested,
+                    "ctx": {"le": limit},
+                }
+            ],
+        )
+    return requested
 
 
 def parse_submission(body: Any) -> DataSubmission | EmailSubmission | FileSubmission:
