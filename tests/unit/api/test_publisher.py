@@ -5,12 +5,14 @@ from typing import Any
 
 from taskyard_api.publisher import publish
 from taskyard_common.records import TaskRecord
+from taskyard_common.settings import Settings
 
 
 def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
     services = SimpleNamespace(
-        celery=SimpleNamespace(send_task=lambda name, **options: sent.append((name, options)))
+        celery=SimpleNamespace(send_task=lambda name, **options: sent.append((name, options))),
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
     )
     record = TaskRecord.model_validate(
         {
@@ -20,6 +22,7 @@ def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
             "queue": "email.high",
             "status": "QUEUED",
             "max_retries": 3,
+            "timeout_seconds": 20,
             "created_at": "2026-11-28T12:00:00.000Z",
             "history": [{"status": "QUEUED", "at": "2026-11-28T12:00:00.000Z"}],
         }
@@ -34,3 +37,6 @@ def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
     assert (options["queue"], options["routing_key"]) == ("email.high", "email.high")
     assert options["argsrepr"] == "()"
     assert options["kwargsrepr"] == "{'payload': <email>, 'max_retries': 3}"
+    # The attempt's limits, enforced by the worker's pool: soft at timeout_seconds, the
+    # hard kill TASKYARD_HARD_TIME_LIMIT_GRACE_SECONDS later.
+    assert (options["soft_time_limit"], options["time_limit"]) == (20, 30)

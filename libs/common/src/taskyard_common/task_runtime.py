@@ -8,12 +8,15 @@ applies the shared retry policy and logs one line per event.
 from __future__ import annotations
 
 import math
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from billiard.pool import SIG_SOFT_TIMEOUT
 from celery import Celery, Task, signals
 from celery.exceptions import Reject, Retry, TimeLimitExceeded
 from pydantic import ValidationError
@@ -77,6 +80,18 @@ class TaskContext:
 
 
 Handler = Callable[[Any, TaskContext], dict[str, Any]]
+
+
+@contextmanager
+def soft_time_limit_deferred() -> Iterator[None]:
+    """A block the soft time limit does not interrupt: a limit reached inside takes effect
+    as the block ends. For work that must not stop half-way, such as a first import, which,
+    interrupted, would leave a half-imported module to every later task of the process."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {SIG_SOFT_TIMEOUT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class WorkerRuntime:
