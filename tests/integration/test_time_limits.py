@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 
 from support.client import ApiClient
@@ -41,8 +42,6 @@ def hard_stack() -> Iterator[Stack]:
 
 
 def _pool_pids(stack: Stack) -> set[int]:
-    import psutil
-
     return {child.pid for child in psutil.Process(stack.workers[QUEUE].pid).children()}
 
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from chart import chartlib
+
 from support.client import ApiClient
 from support.polling import eventually
 from support.stack import Stack, running_stack
