@@ -180,8 +180,6 @@ class ChartStack:
             },
             "workers": {
                 "defaults": {"softShutdownTimeoutSeconds": 20},
-                # A soft shutdown of 20 s covers time limits of 10 s + the 10 s hard grace.
-                "types": {t: {"timeLimitSeconds": 10} for t in ("data", "email", "file")},
                 # Host networking: each worker's metrics port needs its own number.
                 "overrides": {
                     queue: {"metrics": {"port": port}} for queue, port in self.metrics_ports.items()

@@ -59,22 +59,21 @@ def test_the_api_reads_the_same_time_limits(default_objects):
 
 
 @pytest.mark.parametrize("scenario", sorted(chartlib.SCENARIOS))
-def test_a_stopping_worker_waits_for_its_tasks_time_limit(render, scenario):
+def test_a_stopping_worker_can_wait_for_its_tasks_time_limit(render, scenario):
     for queue, (spec, env) in _workers(render(scenario)).items():
         task_type = parse_queue_name(queue)[0]
         limit = int(env[f"TASKYARD_{task_type.upper()}_TIME_LIMIT_SECONDS"])
         hard = limit + int(env["TASKYARD_HARD_TIME_LIMIT_GRACE_SECONDS"])
+        assert spec["terminationGracePeriodSeconds"] >= hard, queue
         soft_shutdown = float(env["TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS"])
-        assert soft_shutdown >= hard, queue
         assert spec["terminationGracePeriodSeconds"] > soft_shutdown, queue
 
 
 def test_default_grace_per_type(default_objects):
-    expected = {"data": 610, "email": 70, "file": 910}
-    for queue, (spec, env) in _workers(default_objects).items():
-        soft_shutdown = expected[parse_queue_name(queue)[0]]
-        assert float(env["TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS"]) == soft_shutdown
-        assert spec["terminationGracePeriodSeconds"] == soft_shutdown + DEFAULT_MARGIN_SECONDS
+    hard_limits = {"data": 610, "email": 70, "file": 910}
+    for queue, (spec, _) in _workers(default_objects).items():
+        hard = hard_limits[parse_queue_name(queue)[0]]
+        assert spec["terminationGracePeriodSeconds"] == hard + DEFAULT_MARGIN_SECONDS
 
 
 def test_a_type_limit_moves_its_grace_and_the_api_limit(helm):
@@ -90,26 +89,27 @@ def test_a_type_limit_moves_its_grace_and_the_api_limit(helm):
     workers = _workers(objects)
     spec, env = workers["email.low"]
     assert env["TASKYARD_EMAIL_TIME_LIMIT_SECONDS"] == "120"
-    assert float(env["TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS"]) == 125
-    assert spec["terminationGracePeriodSeconds"] == 140
+    assert env["TASKYARD_HARD_TIME_LIMIT_GRACE_SECONDS"] == "5"
+    assert spec["terminationGracePeriodSeconds"] == 120 + 5 + 15
     assert workers["data.high"][0]["terminationGracePeriodSeconds"] == 2000
-    assert workers["data.normal"][0]["terminationGracePeriodSeconds"] == 605 + 15
+    assert workers["data.normal"][0]["terminationGracePeriodSeconds"] == 600 + 5 + 15
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         (
-            {"workers": {"overrides": {"file.low": {"softShutdownTimeoutSeconds": 300}}}},
-            "softShutdownTimeoutSeconds (300) of file.low is shorter than its time limit",
+            {"workers": {"overrides": {"file.low": {"terminationGracePeriodSeconds": 900}}}},
+            "terminationGracePeriodSeconds (900) of file.low is shorter than its time limit"
+            " + config.hardTimeLimitGraceSeconds (910)",
         ),
         (
-            {"workers": {"defaults": {"softShutdownTimeoutSeconds": 30}}},
-            "softShutdownTimeoutSeconds (30) of data.high is shorter than its time limit",
+            {"workers": {"defaults": {"terminationGracePeriodSeconds": 60}}},
+            "terminationGracePeriodSeconds (60) of data.high is shorter than its time limit",
         ),
         (
-            {"workers": {"types": {"email": {"terminationGracePeriodSeconds": 60}}}},
-            "terminationGracePeriodSeconds (60) must exceed softShutdownTimeoutSeconds (70)",
+            {"workers": {"types": {"email": {"softShutdownTimeoutSeconds": 100}}}},
+            "terminationGracePeriodSeconds (100) must exceed softShutdownTimeoutSeconds (100)",
         ),
     ],
 )
@@ -137,6 +137,9 @@ def test_every_worker_has_heartbeat_probes(default_objects):
         assert "-le 60" in liveness["exec"]["command"][-1]
         assert 3 * interval <= 60, "a few missed beats must not restart the worker"
         assert (liveness["periodSeconds"], liveness["failureThreshold"]) == (30, 3)
+        # A hung worker is killed after 30 s, not after the pod's long grace.
+        assert liveness["terminationGracePeriodSeconds"] == 30
+        assert spec["terminationGracePeriodSeconds"] > liveness["terminationGracePeriodSeconds"]
         assert startup["periodSeconds"] * startup["failureThreshold"] == 300
         assert "readinessProbe" not in container, "a worker takes no traffic"
 
