@@ -6,6 +6,7 @@ message is acknowledged once (no redelivery) and the worker goes on serving."""
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -92,3 +93,24 @@ def test_a_task_that_does_not_stop_is_killed_at_the_hard_limit(hard_stack: Stack
     assert _pool_pids(hard_stack).isdisjoint(pool_before), "the pool process was replaced"
     _still_serves(api)
     assert api.task(record["id"])["attempts"] == 1
+
+
+def test_sigterm_waits_for_the_running_task_up_to_its_time_limit(hard_stack: Stack) -> None:
+    """A stopping worker (warm shutdown) lets its task run to its limit, records the
+    outcome and leaves: the task is neither requeued nor waited for past its hard limit."""
+    api = ApiClient(hard_stack.base_url)
+    file_id = upload_slow_input(api)
+    accepted = api.submit(slow_task(file_id, timeout_seconds=1))
+    api.wait_for(accepted["id"], {"PROCESSING"}, timeout_seconds=30)
+    worker = hard_stack.workers.pop(QUEUE)
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.process is not None
+    worker.process.wait(timeout=60)
+    stopped_after = time.monotonic() - started
+    record = api.task(accepted["id"])
+    assert (record["status"], record["attempts"]) == ("FAILED", 1), record
+    assert record["error"]["type"] == "TimeLimitExceeded"
+    # Well before the stack's 20 s soft shutdown timeout, which SIGTERM does not use.
+    assert stopped_after < 15, stopped_after
+    assert hard_stack.queue_stats(QUEUE)["ready"] == 0, "the message was acknowledged"

@@ -242,7 +242,10 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
         }
         _finish_failed(runtime.store, task_id, info, log, task_type, priority)
 
-    signals.task_failure.connect(on_failure, weak=False, dispatch_uid=f"taskyard-hard-{task.name}")
+    # One receiver per task name: the latest registration's (a dispatch_uid keeps the first).
+    dispatch_uid = f"taskyard-hard-time-limit-{task.name}"
+    signals.task_failure.disconnect(dispatch_uid=dispatch_uid)
+    signals.task_failure.connect(on_failure, weak=False, dispatch_uid=dispatch_uid)
 
 
 def _publish_retry(
