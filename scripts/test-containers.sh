@@ -178,8 +178,8 @@ start "$prefix-flower" "$api_image" taskyard-flower --address=127.0.0.1 --port="
 for t in "${types[@]}"; do
   image="taskyard/$t-worker:$(project_version "services/$t-worker/pyproject.toml")"
   for p in "${priorities[@]}"; do
-    # One task at a time (two cores for eleven containers); a short soft shutdown
-    # keeps `docker stop` quick: an idle worker waits that long on SIGTERM.
+    # One task at a time (two cores for eleven containers). `docker stop` (SIGTERM) lets a
+    # running task end; the short soft shutdown bounds a SIGQUIT.
     start "$prefix-$t-$p" --env TASKYARD_WORKER_CONCURRENCY=1 \
       --env "TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS=${TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS:-10}" \
       "$image" "taskyard-$t-worker" --priority "$p"
