@@ -5,6 +5,7 @@ The app has no servers behind it: a request that passed validation would get a 5
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,29 +13,32 @@ import pytest
 from flask.testing import FlaskClient
 
 from taskyard_api import create_app
-from taskyard_common.settings import Settings
+from taskyard_common.settings import Settings, get_settings
 
 EMAIL = {"to": ["ada@example.com"], "subject": "s", "text": "t"}
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> FlaskClient:
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
+    # The submit model checks timeout_seconds against the process settings.
+    monkeypatch.setenv("TASKYARD_EMAIL_TIME_LIMIT_SECONDS", "30")
+    get_settings.cache_clear()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         storage_url=f"file://{tmp_path}/files",
         rate_limit="off",
         redis_url="redis://127.0.0.1:1/0",
         broker_url="amqp://guest:guest@127.0.0.1:1//",
-        email_time_limit_seconds=30,
         log_format="console",
     )
-    return create_app(settings).test_client()
+    yield create_app(settings).test_client()
+    get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
     ("timeout_seconds", "message"),
     [
-        (31, "Input should be less than or equal to 30"),
+        (31, "Input should be less than or equal to 30, the email time limit"),
         (0, "Input should be greater than or equal to 1"),
         ("10", "Input should be a valid integer"),
     ],

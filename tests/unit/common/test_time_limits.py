@@ -8,7 +8,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import ValidationError
 
-from taskyard_common.contracts import parse_submission, resolve_timeout_seconds
+from taskyard_common.contracts import parse_submission
 from taskyard_common.retry import (
     Outcome,
     PermanentError,
@@ -18,7 +18,7 @@ from taskyard_common.retry import (
     is_retryable,
     time_limit_message,
 )
-from taskyard_common.settings import Settings
+from taskyard_common.settings import Settings, get_settings
 
 EMAIL = {"to": ["ada@example.com"], "subject": "s", "text": "t"}
 DATA = {"input": {"records": [{"a": 1}]}}
@@ -95,26 +95,55 @@ def test_time_limit_messages(seconds: float | None, killed: bool, message: str) 
     assert time_limit_message(seconds, killed=killed) == message
 
 
+@pytest.fixture
+def limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submit model checks timeout_seconds against the process settings."""
+    for name in ("DATA", "EMAIL", "FILE"):
+        monkeypatch.delenv(f"TASKYARD_{name}_TIME_LIMIT_SECONDS", raising=False)
+    monkeypatch.setenv("TASKYARD_EMAIL_TIME_LIMIT_SECONDS", "45")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"type": "email", "payload": EMAIL}, 60),
+        ({"type": "email", "payload": EMAIL}, None),
         ({"type": "email", "payload": EMAIL, "timeout_seconds": 1}, 1),
-        ({"type": "email", "payload": EMAIL, "timeout_seconds": 60}, 60),
+        ({"type": "email", "payload": EMAIL, "timeout_seconds": 45}, 45),
         ({"type": "data", "payload": DATA, "timeout_seconds": 600}, 600),
     ],
 )
-def test_a_submit_may_ask_for_less_than_its_type_limit(body: Any, expected: int) -> None:
-    assert resolve_timeout_seconds(parse_submission(body), _settings()) == expected
+@pytest.mark.usefixtures("limits_from_env")
+def test_a_submit_may_ask_for_up_to_its_type_limit(body: Any, expected: int | None) -> None:
+    assert parse_submission(body).timeout_seconds == expected
 
 
-def test_more_than_the_type_limit_is_a_validation_error() -> None:
-    submission = parse_submission({"type": "email", "payload": EMAIL, "timeout_seconds": 61})
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"type": "email", "payload": EMAIL, "timeout_seconds": 46},
+            "Input should be less than or equal to 45, the email time limit",
+        ),
+        (
+            {
+                "type": "file",
+                "timeout_seconds": 901,
+                "payload": {"file_id": "0" * 32, "operation": "checksum"},
+            },
+            "Input should be less than or equal to 900, the file time limit",
+        ),
+    ],
+)
+@pytest.mark.usefixtures("limits_from_env")
+def test_more_than_the_type_limit_is_a_validation_error(body: Any, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        resolve_timeout_seconds(submission, _settings())
+        parse_submission(body)
     (error,) = caught.value.errors()
-    assert error["loc"] == ("timeout_seconds",)
-    assert error["msg"] == "Input should be less than or equal to 60"
+    assert error["loc"][-1] == "timeout_seconds"
+    assert error["msg"] == message
 
 
 @pytest.mark.parametrize("value", [0, -5, "5", 2.5, True, None])

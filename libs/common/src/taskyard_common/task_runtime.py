@@ -86,12 +86,19 @@ Handler = Callable[[Any, TaskContext], dict[str, Any]]
 def soft_time_limit_deferred() -> Iterator[None]:
     """A block the soft time limit does not interrupt: a limit reached inside takes effect
     as the block ends. For work that must not stop half-way, such as a first import, which,
-    interrupted, would leave a half-imported module to every later task of the process."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {SIG_SOFT_TIMEOUT})
+    interrupted, would leave a half-imported module to every later task of the process.
+
+    The pool's handler is swapped for one that only takes note: a signal mask would hold
+    the signal back from this thread only, and any other thread of the process may take it.
+    """
+    received: list[int] = []
+    previous = signal.signal(SIG_SOFT_TIMEOUT, lambda signum, _frame: received.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(SIG_SOFT_TIMEOUT, previous)
+        if received and callable(previous):
+            previous(SIG_SOFT_TIMEOUT, None)
 
 
 class WorkerRuntime:

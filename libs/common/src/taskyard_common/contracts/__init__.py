@@ -8,7 +8,6 @@ from taskyard_common.contracts.submit import (
     SubmitRequest,
     TaskListQuery,
     parse_submission,
-    resolve_timeout_seconds,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "SubmitRequest",
     "TaskListQuery",
     "parse_submission",
-    "resolve_timeout_seconds",
 ]

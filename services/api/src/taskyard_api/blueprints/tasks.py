@@ -9,18 +9,17 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import ValidationError
 
 from taskyard_api import http_metrics
 from taskyard_api.auth import caller_identity
-from taskyard_api.errors import ApiError, validation_error
+from taskyard_api.errors import ApiError
 from taskyard_api.models import UUID_REGEX, ErrorResponse, SubmitHeaders, TaskPath
 from taskyard_api.publisher import publish
 from taskyard_api.request_guards import require_json_body
 from taskyard_api.services import Services, services
 from taskyard_common import topology
 from taskyard_common.clock import now_iso
-from taskyard_common.contracts import SubmitRequest, TaskListQuery, resolve_timeout_seconds
+from taskyard_common.contracts import SubmitRequest, TaskListQuery
 from taskyard_common.logs import get_logger
 from taskyard_common.records import HistoryEntry, TaskList, TaskRecord, TaskStatus
 from taskyard_common.status_store import decode_cursor
@@ -63,10 +62,6 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
     found = services()
     submission = body.root
-    try:
-        timeout_seconds = resolve_timeout_seconds(submission, found.settings)
-    except ValidationError as error:
-        raise validation_error(error) from None
     task_id = str(uuid.uuid4())
     scope = _idempotency_scope(header.idempotency_key) if header.idempotency_key else None
     if scope:
@@ -93,7 +88,9 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
             if submission.max_retries is None
             else submission.max_retries
         ),
-        timeout_seconds=timeout_seconds,
+        timeout_seconds=(
+            submission.timeout_seconds or found.settings.time_limit_seconds(submission.type)
+        ),
         created_at=created_at,
         history=[HistoryEntry(status=TaskStatus.QUEUED, at=created_at)],
     )
