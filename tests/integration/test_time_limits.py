@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from support.client import ApiClient
+from support.polling import eventually
 from support.slow_data import slow_task, upload_slow_input
 from support.stack import Stack, running_stack
 
@@ -67,6 +68,7 @@ def _still_serves(api: ApiClient) -> None:
 def test_an_overrun_stops_at_the_soft_limit(soft_stack: Stack) -> None:
     api = ApiClient(soft_stack.base_url)
     file_id = upload_slow_input(api)
+    _still_serves(api)  # the pool process has imported Polars: the limit meets the pipeline
     pool_before = _pool_pids(soft_stack)
     accepted = api.submit(slow_task(file_id, timeout_seconds=2))
     assert accepted["timeout_seconds"] == 2
@@ -80,17 +82,23 @@ def test_an_overrun_stops_at_the_soft_limit(soft_stack: Stack) -> None:
 def test_a_task_that_does_not_stop_is_killed_at_the_hard_limit(hard_stack: Stack) -> None:
     api = ApiClient(hard_stack.base_url)
     file_id = upload_slow_input(api)
+    _still_serves(api)  # the pool process has imported Polars: the limit meets the pipeline
     pool_before = _pool_pids(hard_stack)
-    accepted = api.submit(slow_task(file_id, timeout_seconds=1))
+    accepted = api.submit(slow_task(file_id, timeout_seconds=2))
     started = time.monotonic()
     record = api.wait_for(accepted["id"], timeout_seconds=60)
     elapsed = time.monotonic() - started
     _assert_failed_once(api, hard_stack, record)
-    assert record["error"]["message"] == "killed after 2 s: it did not stop at its time limit"
+    assert record["error"]["message"] == "killed after 3 s: it did not stop at its time limit"
     assert elapsed < 15, f"ended {elapsed:.1f} s after submit"
     log = hard_stack.workers[QUEUE].log_text()
-    assert re.search(r"Hard time limit \(2(\.0)?s\) exceeded", log), log[-3000:]
-    assert _pool_pids(hard_stack).isdisjoint(pool_before), "the pool process was replaced"
+    assert re.search(r"Hard time limit \(3(\.0)?s\) exceeded", log), log[-3000:]
+    # The killed pool process is replaced (once it is reaped).
+    eventually(
+        lambda: _check(
+            bool(_pool_pids(hard_stack)) and _pool_pids(hard_stack).isdisjoint(pool_before)
+        )
+    )
     _still_serves(api)
     assert api.task(record["id"])["attempts"] == 1
 
@@ -114,3 +122,7 @@ def test_sigterm_waits_for_the_running_task_up_to_its_time_limit(hard_stack: Sta
     # Well before the stack's 20 s soft shutdown timeout, which SIGTERM does not use.
     assert stopped_after < 15, stopped_after
     assert hard_stack.queue_stats(QUEUE)["ready"] == 0, "the message was acknowledged"
+
+
+def _check(condition: bool) -> None:
+    assert condition

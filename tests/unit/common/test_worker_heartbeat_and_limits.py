@@ -14,7 +14,7 @@ from billiard.pool import SIG_SOFT_TIMEOUT
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
-from taskyard_common import task_runtime, worker_heartbeat
+from taskyard_common import metrics, task_runtime, worker_heartbeat
 from taskyard_common.settings import Settings
 from taskyard_common.topology import kombu_queues
 
@@ -97,8 +97,13 @@ class _Store:
         self.failed: list[tuple[str, dict[str, Any]]] = []
 
     def fail(self, task_id: str, error: dict[str, Any]) -> Any:
+        first = task_id not in [failed_id for failed_id, _ in self.failed]
         self.failed.append((task_id, error))
-        return SimpleNamespace(applied=True, created_at=None)
+        return SimpleNamespace(applied=first, created_at=None)
+
+
+def _failure_count() -> float:
+    return metrics.TASK_FAILURES.labels("data", "high")._value.get()  # type: ignore[attr-defined, no-any-return]
 
 
 class _OtherTask:
@@ -114,20 +119,20 @@ def test_a_hard_killed_attempt_is_recorded_failed_by_the_main_process() -> None:
     task = task_runtime.register_task(app, "data", lambda payload, context: {}, runtime)
 
     signals.task_failure.send(sender=task, task_id="t-1", exception=TimeLimitExceeded(12.0))
+    failures_before = _failure_count()
+    # Celery sends it twice for one hard limit: counted once.
+    signals.task_failure.send(sender=task, task_id="t-1", exception=TimeLimitExceeded(12.0))
+    assert _failure_count() == failures_before
     signals.task_failure.send(sender=task, task_id="t-2", exception=ValueError("not a limit"))
     other = _OtherTask()
     signals.task_failure.send(sender=other, task_id="t-3", exception=TimeLimitExceeded(70.0))
 
-    assert store.failed == [
-        (
-            "t-1",
-            {
-                "type": "TimeLimitExceeded",
-                "message": "killed after 12 s: it did not stop at its time limit",
-                "retryable": False,
-            },
-        )
-    ]
+    killed = {
+        "type": "TimeLimitExceeded",
+        "message": "killed after 12 s: it did not stop at its time limit",
+        "retryable": False,
+    }
+    assert store.failed == [("t-1", killed), ("t-1", killed)]
 
 
 def test_tasks_carry_the_types_limits_for_messages_without_their_own() -> None:

@@ -37,7 +37,7 @@ from taskyard_common.retry import (
     time_limit_message,
 )
 from taskyard_common.settings import Settings
-from taskyard_common.status_store import StatusStore
+from taskyard_common.status_store import StatusStore, TransitionOutcome
 from taskyard_common.storage import FileStore
 from taskyard_common.topology import (
     TASK_NAMES,
@@ -247,7 +247,11 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
             "message": time_limit_message(hard_seconds, killed=True),
             "retryable": False,
         }
-        _finish_failed(runtime.store, task_id, info, log, task_type, priority)
+        # Celery reports a hard limit twice (its timeout and its failure handlers): the
+        # record changes once, and only that is counted and logged.
+        failed = runtime.store.fail(task_id, info)
+        if failed.applied:
+            _report_failed(failed, info, log, task_type, priority)
 
     # One receiver per task name: the latest registration's (a dispatch_uid keeps the first).
     dispatch_uid = f"taskyard-hard-time-limit-{task.name}"
@@ -283,7 +287,12 @@ def _publish_retry(
 def _finish_failed(
     store: StatusStore, task_id: str, info: dict[str, Any], log: Any, task_type: str, priority: str
 ) -> None:
-    failed = store.fail(task_id, info)
+    _report_failed(store.fail(task_id, info), info, log, task_type, priority)
+
+
+def _report_failed(
+    failed: TransitionOutcome, info: dict[str, Any], log: Any, task_type: str, priority: str
+) -> None:
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
     worker_monitoring.observe_end_to_end(failed.created_at, task_type, priority, "FAILED")
     log.error(
