@@ -95,6 +95,7 @@ def test_a_busy_pool_does_not_stop_the_heartbeat(
         assert _probe(beating_stack, probe_command) == 0
         time.sleep(0.5)
     busy_seconds = time.monotonic() - busy_since
+    print(f"\n[liveness] probe passed throughout {busy_seconds:.1f} s of a busy pool")
     assert busy_seconds > MAX_AGE_SECONDS + INTERVAL_SECONDS, busy_seconds
     assert [api.task(t)["status"] for t in tasks] == ["SUCCESS", "SUCCESS"]
 
@@ -114,6 +115,9 @@ def test_a_hung_consumer_loop_fails_the_probe(
         failed_after = time.monotonic() - stopped_at
     finally:
         os.kill(worker.pid, signal.SIGCONT)
+    print(
+        f"\n[liveness] probe failed {failed_after:.1f} s after SIGSTOP (max age {MAX_AGE_SECONDS} s)"
+    )
     assert failed_after <= MAX_AGE_SECONDS + 2 * INTERVAL_SECONDS + 2
     # The loop runs again: so does the heartbeat.
     eventually(lambda: _check(_probe(beating_stack, probe_command) == 0), timeout_seconds=15)
