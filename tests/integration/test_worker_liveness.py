@@ -116,7 +116,8 @@ def test_a_hung_consumer_loop_fails_the_probe(
     finally:
         os.kill(worker.pid, signal.SIGCONT)
     print(
-        f"\n[liveness] probe failed {failed_after:.1f} s after SIGSTOP (max age {MAX_AGE_SECONDS} s)"
+        f"\n[liveness] probe failed {failed_after:.1f} s after SIGSTOP"
+        f" (max age {MAX_AGE_SECONDS} s)"
     )
     assert failed_after <= MAX_AGE_SECONDS + 2 * INTERVAL_SECONDS + 2
     # The loop runs again: so does the heartbeat.
