@@ -178,7 +178,7 @@ def test_disabled_type_has_no_workers(helm):
 def test_grace_period_must_exceed_soft_shutdown(helm):
     values = {
         "workers": {
-            "defaults": {"softShutdownTimeoutSeconds": 90, "terminationGracePeriodSeconds": 60}
+            "defaults": {"softShutdownTimeoutSeconds": 950, "terminationGracePeriodSeconds": 940}
         }
     }
     result = chartlib.helm_template_raw(helm, values)

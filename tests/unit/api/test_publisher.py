@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.publisher import publish
 from taskyard_common.records import TaskRecord
+from taskyard_common.settings import Settings
 
 RECORD = {
     "id": "0b4c7a1e-7d7c-4a47-9a55-7d4b3b0f1a11",
@@ -26,7 +27,8 @@ RECORD = {
 def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
     services = SimpleNamespace(
-        celery=SimpleNamespace(send_task=lambda name, **options: sent.append((name, options)))
+        celery=SimpleNamespace(send_task=lambda name, **options: sent.append((name, options))),
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
     )
     record = TaskRecord.model_validate(
         {
@@ -36,6 +38,7 @@ def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
             "queue": "email.high",
             "status": "QUEUED",
             "max_retries": 3,
+            "timeout_seconds": 20,
             "created_at": "2026-11-28T12:00:00.000Z",
             "history": [{"status": "QUEUED", "at": "2026-11-28T12:00:00.000Z"}],
         }
@@ -50,6 +53,9 @@ def test_publish_keeps_the_payload_out_of_celerys_reprs() -> None:
     assert (options["queue"], options["routing_key"]) == ("email.high", "email.high")
     assert options["argsrepr"] == "()"
     assert options["kwargsrepr"] == "{'payload': <email>, 'max_retries': 3}"
+    # The attempt's limits, enforced by the worker's pool: soft at timeout_seconds, the
+    # hard kill TASKYARD_HARD_TIME_LIMIT_GRACE_SECONDS later.
+    assert (options["soft_time_limit"], options["time_limit"]) == (20, 30)
 
 
 @pytest.mark.parametrize(

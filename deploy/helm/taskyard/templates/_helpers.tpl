@@ -416,6 +416,23 @@ type's, then workers.overrides["<type>.<priority>"]. Call with
 {{- end }}
 
 {{/*
+Where a worker's consumer loop touches its heartbeat (TASKYARD_WORKER_HEARTBEAT_PATH), in
+the /tmp emptyDir.
+*/}}
+{{- define "taskyard.worker.heartbeatPath" -}}
+/tmp/taskyard-worker/heartbeat
+{{- end }}
+
+{{/*
+The worker probes' shell test: the heartbeat file exists and is at most N seconds old
+(call with N). It reads the path from the container's environment, so the same command
+checks a worker started anywhere.
+*/}}
+{{- define "taskyard.worker.heartbeatCheck" -}}
+{{- printf "f=\"$TASKYARD_WORKER_HEARTBEAT_PATH\"; [ -f \"$f\" ] && [ $(( $(date +%%s) - $(stat -c %%Y \"$f\") )) -le %d ]" (int .) }}
+{{- end }}
+
+{{/*
 Pod-level settings shared by the Taskyard pods.
 */}}
 {{- define "taskyard.podCommon" -}}

@@ -43,6 +43,9 @@ class TaskRecord(BaseModel):
     status: TaskStatus
     attempts: int = 0
     max_retries: int
+    timeout_seconds: int | None = Field(
+        default=None, description="seconds one attempt may run before it is stopped"
+    )
     created_at: str
     started_at: str | None = None
     finished_at: str | None = None

@@ -6,8 +6,10 @@ import random
 import smtplib
 import socket
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis.exceptions
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from taskyard_common.settings import Settings
 
@@ -47,16 +49,55 @@ TRANSIENT_EXCEPTION_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# Raised inside the task at its time limit (soft), or reported by the pool for the process
+# it killed when the task did not stop (hard).
+TIME_LIMIT_EXCEPTION_TYPES: tuple[type[BaseException], ...] = (
+    SoftTimeLimitExceeded,
+    TimeLimitExceeded,
+)
+TIME_LIMIT_ERROR_TYPE = "TimeLimitExceeded"
+
+
+class Outcome(StrEnum):
+    RETRY = "retry"
+    FAIL = "fail"
+
+
+def is_time_limit(error: BaseException) -> bool:
+    return isinstance(error, TIME_LIMIT_EXCEPTION_TYPES)
+
+
 def is_retryable(error: BaseException) -> bool:
+    # A task that ran out of time would run out of time again.
+    if is_time_limit(error):
+        return False
     if isinstance(error, TaskError):
         return error.retryable
     return isinstance(error, TRANSIENT_EXCEPTION_TYPES)
 
 
 def error_type_name(error: BaseException) -> str:
+    if is_time_limit(error):
+        return TIME_LIMIT_ERROR_TYPE
     if isinstance(error, TaskError):
         return error.error_type
     return type(error).__name__
+
+
+def decide(error: BaseException, retries_done: int, max_retries: int) -> Outcome:
+    """What becomes of an attempt that raised `error`: retried while the error is retryable
+    and the budget lasts, else the task fails."""
+    if is_retryable(error) and retries_done < max_retries:
+        return Outcome.RETRY
+    return Outcome.FAIL
+
+
+def time_limit_message(seconds: float | None, *, killed: bool) -> str:
+    """`seconds`: the soft limit that stopped the task, or the hard one it was killed at."""
+    if killed:
+        after = f" after {seconds:g} s" if seconds else ""
+        return f"killed{after}: it did not stop at its time limit"
+    return f"stopped at its time limit of {seconds:g} s" if seconds else "stopped at its time limit"
 
 
 @dataclass(frozen=True)

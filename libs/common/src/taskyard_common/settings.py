@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from taskyard_common.topology import TaskType
+
 # TASKYARD_BROKER_URL and TASKYARD_RABBITMQ_MANAGEMENT_URL may list every member of a
 # RabbitMQ cluster with this between them; kombu fails over between broker URLs in order.
 URL_SEPARATOR = ";"
@@ -15,6 +17,7 @@ URL_SEPARATOR = ";"
 
 def split_urls(value: SecretStr) -> list[str]:
     return [url.strip() for url in value.get_secret_value().split(URL_SEPARATOR) if url.strip()]
+from taskyard_common.topology import TaskType
 
 
 class Settings(BaseSettings):
@@ -55,6 +58,13 @@ class Settings(BaseSettings):
     retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
     retry_jitter: bool = True
 
+    # The longest an attempt of each type may run; a submit may ask for less (timeout_seconds).
+    data_time_limit_seconds: int = Field(default=600, ge=1)
+    email_time_limit_seconds: int = Field(default=60, ge=1)
+    file_time_limit_seconds: int = Field(default=900, ge=1)
+    # After the soft limit the task gets this long to stop before its pool process is killed.
+    hard_time_limit_grace_seconds: int = Field(default=10, ge=1)
+
     api_bind: str = "127.0.0.1:8000"
     api_workers: int = Field(default=2, ge=1)
     api_threads: int = Field(default=4, ge=1)
@@ -78,6 +88,10 @@ class Settings(BaseSettings):
 
     worker_concurrency: int = Field(default=1, ge=1)
     worker_soft_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+    # The worker's main process touches this file from its event loop (empty: no heartbeat);
+    # the chart's liveness probe checks its age.
+    worker_heartbeat_path: str = ""
+    worker_heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
     cache_ttl_seconds: float = Field(default=3.0, ge=0)
     # Each worker process serves its Prometheus metrics here; 0 turns the endpoint off.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -98,6 +112,23 @@ class Settings(BaseSettings):
 
     def management_urls(self) -> list[str]:
         return split_urls(self.rabbitmq_management_url)
+
+    def time_limit_seconds(self, task_type: TaskType) -> int:
+        """The type's time limit: the most a task of that type may ask for."""
+        limits: dict[TaskType, int] = {
+            "data": self.data_time_limit_seconds,
+            "email": self.email_time_limit_seconds,
+            "file": self.file_time_limit_seconds,
+        }
+        return limits[task_type]
+
+    def attempt_time_limits(
+        self, task_type: TaskType, timeout_seconds: int | None = None
+    ) -> tuple[int, int]:
+        """(soft, hard) seconds of one attempt: the soft limit stops the task from inside,
+        the hard one kills its pool process."""
+        soft = timeout_seconds or self.time_limit_seconds(task_type)
+        return soft, soft + self.hard_time_limit_grace_seconds
 
     def api_key_set(self) -> frozenset[str]:
         """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""

@@ -8,24 +8,36 @@ applies the shared retry policy and logs one line per event.
 from __future__ import annotations
 
 import math
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
-from celery import Celery, Task
-from celery.exceptions import Reject, Retry
+from billiard.pool import SIG_SOFT_TIMEOUT
+from celery import Celery, Task, signals
+from celery.exceptions import Reject, Retry, TimeLimitExceeded
 from pydantic import ValidationError
 
-from taskyard_common import metrics, worker_monitoring
+from taskyard_common import metrics, worker_heartbeat, worker_monitoring
 from taskyard_common.celery_app import task_reprs
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
 from taskyard_common.logs import get_logger
-from taskyard_common.retry import BackoffPolicy, compute_backoff, error_type_name, is_retryable
+from taskyard_common.retry import (
+    BackoffPolicy,
+    Outcome,
+    compute_backoff,
+    decide,
+    error_type_name,
+    is_retryable,
+    is_time_limit,
+    time_limit_message,
+)
 from taskyard_common.settings import Settings
-from taskyard_common.status_store import StatusStore
+from taskyard_common.status_store import StatusStore, TransitionOutcome
 from taskyard_common.storage import FileStore
 from taskyard_common.topology import (
     TASK_NAMES,
@@ -70,6 +82,25 @@ class TaskContext:
 Handler = Callable[[Any, TaskContext], dict[str, Any]]
 
 
+@contextmanager
+def soft_time_limit_deferred() -> Iterator[None]:
+    """A block the soft time limit does not interrupt: a limit reached inside takes effect
+    as the block ends. For work that must not stop half-way, such as a first import, which,
+    interrupted, would leave a half-imported module to every later task of the process.
+
+    The pool's handler is swapped for one that only takes note: a signal mask would hold
+    the signal back from this thread only, and any other thread of the process may take it.
+    """
+    received: list[int] = []
+    previous = signal.signal(SIG_SOFT_TIMEOUT, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(SIG_SOFT_TIMEOUT, previous)
+        if received and callable(previous):
+            previous(SIG_SOFT_TIMEOUT, None)
+
+
 class WorkerRuntime:
     """Per-process connections, made on first use so that forked pool children make their own."""
 
@@ -107,6 +138,9 @@ def register_task(
 ) -> Task:
     payload_model = PAYLOAD_MODELS[task_type]
     worker_monitoring.install(runtime.settings)
+    worker_heartbeat.install(app, runtime.settings)
+    # Messages from the API carry their own limits; these cover any that do not.
+    soft_time_limit, hard_time_limit = runtime.settings.attempt_time_limits(task_type)
 
     @app.task(
         name=TASK_NAMES[task_type],
@@ -114,6 +148,8 @@ def register_task(
         max_retries=None,
         typing=False,
         throws=(TaskFailedError,),
+        soft_time_limit=soft_time_limit,
+        time_limit=hard_time_limit,
     )
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
         task_id: str = self.request.id
@@ -150,7 +186,10 @@ def register_task(
         except Exception as error:
             retryable = is_retryable(error)
             info = _error_info(error, retryable)
-            if retryable and retries_done < budget:
+            if is_time_limit(error):
+                limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
+                info["message"] = time_limit_message(limit, killed=False)
+            if decide(error, retries_done, budget) is Outcome.RETRY:
                 # The broker's delay exchanges count whole seconds, one at least.
                 delay = max(1, math.ceil(compute_backoff(attempt, runtime.backoff)))
                 next_retry_at = iso(utc_now() + timedelta(seconds=delay))
@@ -182,7 +221,42 @@ def register_task(
         else:
             log.info("task_result_discarded", status=finished.previous_status)
 
+    _record_hard_time_limits(run, task_type, runtime)
     return run
+
+
+def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRuntime) -> None:
+    """FAILED for an attempt whose pool process was killed at its hard time limit.
+
+    The killed process cannot write its record, so the worker's main process does, from
+    the task_failure signal Celery sends there for a hard limit; Celery then acknowledges
+    the message (task_acks_on_failure_or_timeout), so it is neither redelivered nor lost.
+    """
+
+    def on_failure(sender: Any = None, task_id: str = "", exception: Any = None, **_: Any) -> None:
+        if getattr(sender, "name", None) != task.name or not isinstance(
+            exception, TimeLimitExceeded
+        ):
+            return
+        queue = task.app.conf.task_queues[0].name
+        priority = parse_queue_name(queue)[1]
+        log = logger.bind(task_id=task_id, type=task_type, priority=priority)
+        hard_seconds = exception.args[0] if exception.args else None
+        info = {
+            "type": error_type_name(exception),
+            "message": time_limit_message(hard_seconds, killed=True),
+            "retryable": False,
+        }
+        # Celery reports a hard limit twice (its timeout and its failure handlers): the
+        # record changes once, and only that is counted and logged.
+        failed = runtime.store.fail(task_id, info)
+        if failed.applied:
+            _report_failed(failed, info, log, task_type, priority)
+
+    # One receiver per task name: the latest registration's (a dispatch_uid keeps the first).
+    dispatch_uid = f"taskyard-hard-time-limit-{task.name}"
+    signals.task_failure.disconnect(dispatch_uid=dispatch_uid)
+    signals.task_failure.connect(on_failure, weak=False, dispatch_uid=dispatch_uid)
 
 
 def _publish_retry(
@@ -213,7 +287,12 @@ def _publish_retry(
 def _finish_failed(
     store: StatusStore, task_id: str, info: dict[str, Any], log: Any, task_type: str, priority: str
 ) -> None:
-    failed = store.fail(task_id, info)
+    _report_failed(store.fail(task_id, info), info, log, task_type, priority)
+
+
+def _report_failed(
+    failed: TransitionOutcome, info: dict[str, Any], log: Any, task_type: str, priority: str
+) -> None:
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
     worker_monitoring.observe_end_to_end(failed.created_at, task_type, priority, "FAILED")
     log.error(

@@ -1,22 +1,23 @@
 """What every `taskyard-<type>-worker` process runs: consume exactly one queue.
 
-SIGTERM is remapped to Celery's cold shutdown, which first runs the soft
-shutdown: no new task is taken, the running one gets
-TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS to finish, and whatever is still
-unfinished goes back to its queue (late acks). Kubernetes and `docker stop`
-send SIGTERM, so this is the path a scale-down or a rollout takes.
+SIGTERM (what Kubernetes and `docker stop` send, so the path of every scale-down and
+rollout) is Celery's warm shutdown: no new task is taken and the worker exits as soon as
+the running ones end, each within its time limit (the pool kills a task
+TASKYARD_HARD_TIME_LIMIT_GRACE_SECONDS after it), so the wait is bounded and a task is
+neither cut short nor run twice. The chart's termination grace covers that wait.
+
+SIGQUIT is Celery's cold shutdown: the running tasks get
+TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS, then whatever is still unfinished goes back
+to its queue (late acks). Not the SIGTERM path: Celery's soft shutdown blocks the worker's
+event loop for the whole timeout, so it neither ends when the tasks end nor enforces their
+time limits meanwhile.
 """
 
 from __future__ import annotations
 
-import os
-
-# billiard and Celery read this when first imported (kombu pulls billiard in too),
-# so it is set before anything else is imported.
-os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
-
 import argparse
 import importlib
+import os
 import sys
 
 from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name

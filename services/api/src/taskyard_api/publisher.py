@@ -19,7 +19,12 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
 
     A connection lost before the confirm is retried (task_publish_retry) on the next broker
     URL; a message the broker refuses (basic.nack, e.g. a quorum queue without a majority)
-    was not accepted either: 503, never 202."""
+    was not accepted either: 503, never 202. The message carries the attempt's time limits,
+    which the worker's prefork pool enforces (and a retry the worker publishes keeps).
+    """
+    soft_limit, hard_limit = services.settings.attempt_time_limits(
+        record.type, record.timeout_seconds
+    )
     try:
         services.celery.send_task(
             topology.TASK_NAMES[record.type],
@@ -29,6 +34,8 @@ def publish(services: Services, record: TaskRecord, payload: dict[str, Any]) -> 
             routing_key=record.queue,
             exchange=topology.EXCHANGE_NAME,
             ignore_result=True,
+            soft_time_limit=soft_limit,
+            time_limit=hard_limit,
             **task_reprs(record.type, record.max_retries),
         )
     except (OperationalError, KombuError, MessageNacked, OSError, ConnectionError) as error:

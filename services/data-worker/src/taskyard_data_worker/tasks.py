@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from taskyard_common.contracts.data import DataPayload
-from taskyard_common.task_runtime import TaskContext
+from taskyard_common.task_runtime import TaskContext, soft_time_limit_deferred
 
 OUTPUT_CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
@@ -14,7 +14,8 @@ OUTPUT_CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.pa
 def process_data(payload: DataPayload, context: TaskContext) -> dict[str, Any]:
     # Polars adds about 20 MB to a process: importing it with the first task keeps it out
     # of the prefork parent, which never runs a task, and out of idle workers.
-    from taskyard_data_worker.pipeline import read_input, run_pipeline, to_rows
+    with soft_time_limit_deferred():
+        from taskyard_data_worker.pipeline import read_input, run_pipeline, to_rows
 
     frame = run_pipeline(payload, read_input(payload, context.files.open))
     result: dict[str, Any] = {

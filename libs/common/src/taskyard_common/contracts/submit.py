@@ -1,22 +1,43 @@
-"""The submit request: a task type, its payload, a priority and an optional retry budget."""
+"""The submit request: a task type, its payload, a priority, an optional retry budget and
+time limit."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, RootModel, TypeAdapter
+from pydantic import (
+    BaseModel,
+    Field,
+    RootModel,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.contracts.file import FilePayload
 from taskyard_common.records import TaskStatus
+from taskyard_common.settings import get_settings
 from taskyard_common.topology import DEFAULT_PRIORITY, Priority, TaskType
 
 MAX_RETRIES_LIMIT = 100
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 MAX_CURSOR_CHARS = 200
+
+
+# Declared by each submission after its `type`, which says the limit it is checked against.
+TimeoutSeconds = Annotated[
+    int | None,
+    Field(
+        strict=True,
+        ge=1,
+        description="seconds one attempt may run: at most, and by default, the type's time limit",
+    ),
+]
 
 
 class _Submission(StrictModel):
@@ -30,19 +51,36 @@ class _Submission(StrictModel):
         description="defaults to the server setting",
     )
 
+    @field_validator("timeout_seconds", check_fields=False)
+    @classmethod
+    def _within_the_type_limit(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            return value
+        limit = get_settings().time_limit_seconds(info.data["type"])
+        if value > limit:
+            raise PydanticCustomError(
+                "less_than_equal",
+                "Input should be less than or equal to {le}, the {task_type} time limit",
+                {"le": limit, "task_type": info.data["type"]},
+            )
+        return value
+
 
 class DataSubmission(_Submission):
     type: Literal["data"]
+    timeout_seconds: TimeoutSeconds = None
     payload: DataPayload
 
 
 class EmailSubmission(_Submission):
     type: Literal["email"]
+    timeout_seconds: TimeoutSeconds = None
     payload: EmailPayload
 
 
 class FileSubmission(_Submission):
     type: Literal["file"]
+    timeout_seconds: TimeoutSeconds = None
     payload: FilePayload
 
 

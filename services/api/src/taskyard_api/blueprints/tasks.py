@@ -89,6 +89,9 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
             if submission.max_retries is None
             else submission.max_retries
         ),
+        timeout_seconds=(
+            submission.timeout_seconds or found.settings.time_limit_seconds(submission.type)
+        ),
         created_at=created_at,
         history=[HistoryEntry(status=TaskStatus.QUEUED, at=created_at)],
     )
