@@ -17,7 +17,6 @@ URL_SEPARATOR = ";"
 
 def split_urls(value: SecretStr) -> list[str]:
     return [url.strip() for url in value.get_secret_value().split(URL_SEPARATOR) if url.strip()]
-from taskyard_common.topology import TaskType
 
 
 class Settings(BaseSettings):
