@@ -11,9 +11,9 @@ import redis
 
 from support import servers
 from support.stack import claim_redis_db, release_redis_db
+from taskyard_common import status_store
 from taskyard_common.clock import now_iso
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
-from taskyard_common import status_store
 from taskyard_common.status_store import NewTask, StatusStore, idempotency_key
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from taskyard_common.logs import get_logger
+from taskyard_common.storage import StorageUnavailable
 
 BACKEND_RETRY_AFTER_SECONDS = 5
 # Discriminator tags pydantic puts into error locations; clients never wrote them.
@@ -150,6 +151,11 @@ def register_error_handlers(app: Flask) -> None:
     def _redis_down(error: redis.exceptions.RedisError) -> Response:
         log.warning("backend_unavailable", backend="redis", error=str(error))
         return error_response(BackendUnavailable("redis", error))
+
+    @app.errorhandler(StorageUnavailable)
+    def _storage_down(error: StorageUnavailable) -> Response:
+        log.warning("backend_unavailable", backend="storage", error=str(error))
+        return error_response(BackendUnavailable("storage", error))
 
     @app.errorhandler(OperationalError)
     def _broker_down(error: OperationalError) -> Response:
