@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from taskyard_api.publisher import ConfirmTracker, _ConfirmChannel
+from taskyard_api.publisher import ConfirmTracker, Publisher, PublishFailed, _ConfirmChannel
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.records import TaskRecord
 from taskyard_common.settings import Settings
@@ -78,3 +78,24 @@ def test_confirms_settle_the_batch_messages_they_name(
         tracker.settle(tag, multiple, acked)
     assert (tracker.outcomes, tracker.unsettled) == (outcomes, unsettled)
     assert tracker.confirmed() == [o is True for o in outcomes]
+
+
+def test_a_broker_that_cannot_be_reached_confirms_nothing() -> None:
+    url = "amqp://guest:guest@127.0.0.1:1//"
+    celery = create_celery_app("test", Settings(_env_file=None, broker_url=url))  # type: ignore[call-arg]
+    record = TaskRecord.model_validate(
+        {
+            "id": "0b4c7a1e-7d7c-4a47-9a55-7d4b3b0f1a12",
+            "type": "data",
+            "priority": "low",
+            "queue": "data.low",
+            "status": "QUEUED",
+            "max_retries": 0,
+            "created_at": "2026-11-28T12:00:00.000Z",
+        }
+    )
+
+    with pytest.raises(PublishFailed) as failed:
+        Publisher(celery, url).publish([NewTask(record, {}), NewTask(record, {})])
+
+    assert failed.value.confirmed == [False, False]

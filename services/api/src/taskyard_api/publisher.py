@@ -146,10 +146,11 @@ class _ConfirmChannel:
 
     def publish(self, celery: Celery, tasks: Sequence[NewTask]) -> list[bool]:
         """Publish every task, then wait once for all confirms; raises PublishFailed."""
-        self._tracker = ConfirmTracker(self._sent + 1, 0)
+        # Settles nothing until the channel is open and the batch's first tag known.
+        self._tracker = ConfirmTracker(0, len(tasks))
         try:
             producer = self._open()
-            self._tracker = ConfirmTracker(self._sent + 1, len(tasks))
+            self._tracker.first_tag = self._sent + 1
             for new in tasks:
                 self._send(celery, producer, new)
                 self._sent += 1
