@@ -991,6 +991,7 @@ def bench_batch_accept(run: Run, api: Proc, api_url: str) -> None:
     )
     from bench import plain_celery
 
+    plain_celery.app.close()  # benchmark 2 closed its connection pool: start a fresh one
     # The plain queue must exist (a worker declares it) before messages to it are kept.
     worker = run.start("plain-celery-declare", plain_worker_argv(1), run.env())
     wait_consuming(run.backends, "bench.plain", worker)
@@ -1021,7 +1022,9 @@ def bench_batch_accept(run: Run, api: Proc, api_url: str) -> None:
         f"{SUBMIT_THREADS} threads x bench.plain_celery.submit() ({BATCH_ACCEPT_TASKS} tasks, "
         "apply_async with publisher confirms onto a quorum queue), no consumer"
     )
-    ratio = ours.rate / base.rate
+    if base.errors:
+        run.report.notes.append(f"plain Celery errors ({len(base.errors)}): {base.errors[0]}")
+    ratio = ours.rate / base.rate if base.ids else float("nan")
     run.report.add(
         Row(
             f"5. batch submit, {BATCH_SIZE} tasks per request, {SUBMIT_THREADS} threads, "
