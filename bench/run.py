@@ -760,9 +760,13 @@ def plain_idle_memory(run: Run, concurrency: int | None) -> tuple[Memory, list[s
     return memory, argv
 
 
-def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
+def bench_e2e_plain(
+    run: Run, *, confirm_events: bool = False
+) -> tuple[E2EResult, list[str], Memory]:
     argv = plain_worker_argv(E2E_CONCURRENCY)
-    worker = run.start("plain-celery-worker", argv, run.env())
+    env = run.env(**({"BENCH_PLAIN_CONFIRM_EVENTS": "1"} if confirm_events else {}))
+    name = "plain-celery-worker-confirmed-events" if confirm_events else "plain-celery-worker"
+    worker = run.start(name, argv, env)
     wait_consuming(run.backends, "bench.plain", worker)
     time.sleep(IDLE_SETTLE_SECONDS)
     idle = tree_memory(with_children(worker.pid))
@@ -793,7 +797,6 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
     cpu = meter.per_task_ms(len(submitted.ids))
     last = float(client.get(plain_celery.LAST_KEY) or 0)
     run.stop(worker)
-    plain_celery.app.pool.force_close_all()
     result = E2EResult(
         len(submitted.ids),
         submitted.rate,
@@ -811,10 +814,22 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
     return result, argv, idle
 
 
+def _ratio_text(ours: dict[str, float], base: dict[str, float], confirmed: dict[str, float]) -> str:
+    return "; ".join(
+        f"{ours['worker'] / other['worker']:.2f}x" if other.get("worker") else "n/a"
+        for other in (base, confirmed)
+    )
+
+
 def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
     ours, ours_worker, idle, after = bench_e2e_taskyard(run, api, api_url)
     base, base_worker, base_idle = bench_e2e_plain(run)
-    run.report.raw["e2e"] = {"taskyard": asdict(ours), "plain": asdict(base)}
+    confirmed, _, _ = bench_e2e_plain(run, confirm_events=True)
+    run.report.raw["e2e"] = {
+        "taskyard": asdict(ours),
+        "plain": asdict(base),
+        "plain_confirmed_events": asdict(confirmed),
+    }
     report = run.report
     c_ours = report.command(
         f"{SUBMIT_THREADS} threads x POST /api/tasks ({E2E_TASKS} minimal data tasks, "
@@ -835,6 +850,32 @@ def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
             ">= 0.8x",
             verdict(ratio >= 0.8 and not ours.failed and not ours.errors),
             refs,
+        )
+    )
+    c_confirmed = report.command(
+        f"as {c_base}, the plain worker with BENCH_PLAIN_CONFIRM_EVENTS=1 (task events wait "
+        "for publisher confirms, Celery's behaviour with confirm_publish)"
+    )
+    report.add(
+        Row(
+            "2. end to end, plain Celery baseline both ways, tasks/s "
+            "(events unconfirmed as Taskyard; confirmed as Celery does)",
+            fmt(ours.throughput),
+            f"{fmt(base.throughput)}; {fmt(confirmed.throughput)}",
+            f"{ratio:.2f}x; {ours.throughput / confirmed.throughput:.2f}x",
+            cmd=f"{c_ours} vs {c_base}; {c_confirmed}",
+        )
+    )
+    report.add(
+        Row(
+            "2. worker CPU per task, ms, against plain Celery both ways",
+            fmt(ours.cpu_ms_per_task.get("worker"), 2),
+            f"{fmt(base.cpu_ms_per_task.get('worker'), 2)}; "
+            f"{fmt(confirmed.cpu_ms_per_task.get('worker'), 2)}",
+            _ratio_text(ours.cpu_ms_per_task, base.cpu_ms_per_task, confirmed.cpu_ms_per_task),
+            "<= 1.5x",
+            verdict(ours.cpu_ms_per_task["worker"] <= 1.5 * base.cpu_ms_per_task["worker"]),
+            cmd=f"{c_ours} vs {c_base}; {c_confirmed}",
         )
     )
     report.add(
@@ -991,7 +1032,6 @@ def bench_batch_accept(run: Run, api: Proc, api_url: str) -> None:
     )
     from bench import plain_celery
 
-    plain_celery.app.close()  # benchmark 2 closed its connection pool: start a fresh one
     # The plain queue must exist (a worker declares it) before messages to it are kept.
     worker = run.start("plain-celery-declare", plain_worker_argv(1), run.env())
     wait_consuming(run.backends, "bench.plain", worker)
@@ -1009,7 +1049,6 @@ def bench_batch_accept(run: Run, api: Proc, api_url: str) -> None:
     base = run_threads(BATCH_ACCEPT_TASKS, SUBMIT_THREADS, make)
     base_cpu = meter.per_task_ms(len(base.ids))
     purge(run.backends, "bench.plain")
-    plain_celery.app.pool.force_close_all()
     run.report.raw["batch_accept"] = {
         "taskyard": {"tasks": len(ours.ids), "rate": ours.rate, "cpu": ours_cpu},
         "plain": {"tasks": len(base.ids), "rate": base.rate, "cpu": base_cpu},
