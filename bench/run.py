@@ -529,6 +529,42 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
             cmd=one_refs,
         )
     )
+    # Issue 15's targets for the single submit, next to issue 10's above.
+    report.add(
+        Row(
+            f"1. issue 15: submit at {WRK_CONNECTIONS} connections against the minimal endpoint",
+            fmt(ours.requests_per_second),
+            fmt(base.requests_per_second),
+            f"{ratio:.2f}x",
+            ">= 0.25x",
+            verdict(ratio >= 0.25),
+            refs,
+        )
+    )
+    report.add(
+        Row(
+            "1. issue 15: submit p99 at 1 connection, ms",
+            fmt(ours_one.result.p99_ms, 2),
+            fmt(base_one.result.p99_ms, 2),
+            target="<= 5 ms",
+            met=verdict(ours_one.result.p99_ms <= 5),
+            cmd=one_refs,
+        )
+    )
+    api_cpu = ours_run.cpu_ms_per_request.get("api")
+    base_cpu = base_run.cpu_ms_per_request.get("api")
+    cpu_ratio = api_cpu / base_cpu if api_cpu is not None and base_cpu else None
+    report.add(
+        Row(
+            f"1. issue 15: API CPU per submit, ms ({WRK_CONNECTIONS} connections)",
+            fmt(api_cpu, 2),
+            fmt(base_cpu, 2),
+            "n/a" if cpu_ratio is None else f"{cpu_ratio:.2f}x",
+            "<= 4x",
+            verdict(None if cpu_ratio is None else cpu_ratio <= 4),
+            refs,
+        )
+    )
     errors = sum(
         r.result.non_2xx + r.result.socket_errors for r in (ours_run, base_run, ours_one, base_one)
     )
