@@ -165,6 +165,9 @@ class _ConfirmChannel:
             raise PublishFailed(self._tracker.confirmed(), error) from error
         confirmed = self._tracker.confirmed()
         if not all(confirmed):
+            # A quorum queue that refused a publish tells the channel so, and a channel may
+            # stay refused after the queue's limit is gone: the next batch gets a fresh one.
+            self.reset()
             raise PublishFailed(confirmed, "RabbitMQ refused some messages (nack)")
         return confirmed
 
