@@ -13,7 +13,6 @@ import queue
 import select
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import amqp
 import kombu
@@ -85,7 +84,6 @@ class _ConfirmChannel:
         self.connection = kombu.Connection(
             broker_url, connect_timeout=BROKER_CONNECT_TIMEOUT_SECONDS, heartbeat=0
         )
-        self._channel: Any = None
         self._producer: kombu.Producer | None = None
         self._sent = 0
         self._tracker = ConfirmTracker(1, 0)
@@ -128,13 +126,13 @@ class _ConfirmChannel:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
-            self._channel, self._sent = channel, 0
+            self._sent = 0
             self._producer = kombu.Producer(channel, auto_declare=False)
         return self._producer
 
     def reset(self) -> None:
         """Drop the connection: acks still in flight on it must not count for a later batch."""
-        self._producer, self._channel = None, None
+        self._producer = None
         with contextlib.suppress(*self.errors):
             self.connection.close()
 
