@@ -1,6 +1,7 @@
 """A py-spy flame graph (SVG) of the API's single submit under wrk load.
 
     uv run python -m bench.flame docs/images/flame-submit.svg [seconds]
+    uv run python -m bench.flame /tmp/submit-stacks.txt [seconds]   # collapsed stacks
 
 Starts the API under the bench's gunicorn settings in a private vhost and Redis db (as
 `make bench` does), records every gunicorn worker with py-spy while wrk sends
@@ -59,7 +60,7 @@ def main() -> int:
                 "--duration",
                 str(seconds),
                 "--format",
-                "flamegraph",
+                "raw" if output.suffix == ".txt" else "flamegraph",
                 "--output",
                 str(output),
             ],
