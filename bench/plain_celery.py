@@ -47,7 +47,11 @@ return 1
 """
 
 settings = Settings()
-app = create_celery_app("bench-plain-celery", settings)
+# Celery's own behaviour sends task events with publisher confirms; Taskyard does not.
+CONFIRM_EVENTS_ENV = "BENCH_PLAIN_CONFIRM_EVENTS"
+app = create_celery_app(
+    "bench-plain-celery", settings, confirm_events=os.environ.get(CONFIRM_EVENTS_ENV) == "1"
+)
 app.conf.task_queues = [
     Queue(
         QUEUE,

@@ -10,6 +10,10 @@
    worker running, then with one busy on the backlog.
 4. Idle memory (RSS and PSS, main process plus pool children) of a data worker and
    of one API gunicorn worker.
+5. Batch submit: tasks accepted per second, POST /api/tasks/batch (100 tasks a request)
+   from the same threads, against plain Celery apply_async (confirms, quorum queue), with
+   no consumer running.
+6. End to end as 2, the tasks submitted in batches, against 2's plain Celery run.
 
 Environment: BENCH_SCALE (default 1) scales the counts and wrk's duration, for a
 quick trial (e.g. 0.05); BENCH_SUBMIT_THREADS (8); BENCH_PROFILE=1 also records
@@ -40,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import kombu
 import psutil
 import redis
 import requests
@@ -524,6 +529,42 @@ def bench_submit(run: Run, taskyard: Proc, taskyard_url: str) -> None:
             cmd=one_refs,
         )
     )
+    # Issue 15's targets for the single submit, next to issue 10's above.
+    report.add(
+        Row(
+            f"1. issue 15: submit at {WRK_CONNECTIONS} connections against the minimal endpoint",
+            fmt(ours.requests_per_second),
+            fmt(base.requests_per_second),
+            f"{ratio:.2f}x",
+            ">= 0.25x",
+            verdict(ratio >= 0.25),
+            refs,
+        )
+    )
+    report.add(
+        Row(
+            "1. issue 15: submit p99 at 1 connection, ms",
+            fmt(ours_one.result.p99_ms, 2),
+            fmt(base_one.result.p99_ms, 2),
+            target="<= 5 ms",
+            met=verdict(ours_one.result.p99_ms <= 5),
+            cmd=one_refs,
+        )
+    )
+    api_cpu = ours_run.cpu_ms_per_request.get("api")
+    base_cpu = base_run.cpu_ms_per_request.get("api")
+    cpu_ratio = api_cpu / base_cpu if api_cpu is not None and base_cpu else None
+    report.add(
+        Row(
+            f"1. issue 15: API CPU per submit, ms ({WRK_CONNECTIONS} connections)",
+            fmt(api_cpu, 2),
+            fmt(base_cpu, 2),
+            "n/a" if cpu_ratio is None else f"{cpu_ratio:.2f}x",
+            "<= 4x",
+            verdict(None if cpu_ratio is None else cpu_ratio <= 4),
+            refs,
+        )
+    )
     errors = sum(
         r.result.non_2xx + r.result.socket_errors for r in (ours_run, base_run, ours_one, base_one)
     )
@@ -755,9 +796,13 @@ def plain_idle_memory(run: Run, concurrency: int | None) -> tuple[Memory, list[s
     return memory, argv
 
 
-def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
+def bench_e2e_plain(
+    run: Run, *, confirm_events: bool = False
+) -> tuple[E2EResult, list[str], Memory]:
     argv = plain_worker_argv(E2E_CONCURRENCY)
-    worker = run.start("plain-celery-worker", argv, run.env())
+    env = run.env(**({"BENCH_PLAIN_CONFIRM_EVENTS": "1"} if confirm_events else {}))
+    name = "plain-celery-worker-confirmed-events" if confirm_events else "plain-celery-worker"
+    worker = run.start(name, argv, env)
     wait_consuming(run.backends, "bench.plain", worker)
     time.sleep(IDLE_SETTLE_SECONDS)
     idle = tree_memory(with_children(worker.pid))
@@ -788,7 +833,6 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
     cpu = meter.per_task_ms(len(submitted.ids))
     last = float(client.get(plain_celery.LAST_KEY) or 0)
     run.stop(worker)
-    plain_celery.app.pool.force_close_all()
     result = E2EResult(
         len(submitted.ids),
         submitted.rate,
@@ -806,10 +850,22 @@ def bench_e2e_plain(run: Run) -> tuple[E2EResult, list[str], Memory]:
     return result, argv, idle
 
 
+def _ratio_text(ours: dict[str, float], base: dict[str, float], confirmed: dict[str, float]) -> str:
+    return "; ".join(
+        f"{ours['worker'] / other['worker']:.2f}x" if other.get("worker") else "n/a"
+        for other in (base, confirmed)
+    )
+
+
 def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
     ours, ours_worker, idle, after = bench_e2e_taskyard(run, api, api_url)
     base, base_worker, base_idle = bench_e2e_plain(run)
-    run.report.raw["e2e"] = {"taskyard": asdict(ours), "plain": asdict(base)}
+    confirmed, _, _ = bench_e2e_plain(run, confirm_events=True)
+    run.report.raw["e2e"] = {
+        "taskyard": asdict(ours),
+        "plain": asdict(base),
+        "plain_confirmed_events": asdict(confirmed),
+    }
     report = run.report
     c_ours = report.command(
         f"{SUBMIT_THREADS} threads x POST /api/tasks ({E2E_TASKS} minimal data tasks, "
@@ -830,6 +886,32 @@ def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
             ">= 0.8x",
             verdict(ratio >= 0.8 and not ours.failed and not ours.errors),
             refs,
+        )
+    )
+    c_confirmed = report.command(
+        f"as {c_base}, the plain worker with BENCH_PLAIN_CONFIRM_EVENTS=1 (task events wait "
+        "for publisher confirms, Celery's behaviour with confirm_publish)"
+    )
+    report.add(
+        Row(
+            "2. end to end, plain Celery baseline both ways, tasks/s "
+            "(events unconfirmed as Taskyard; confirmed as Celery does)",
+            fmt(ours.throughput),
+            f"{fmt(base.throughput)}; {fmt(confirmed.throughput)}",
+            f"{ratio:.2f}x; {ours.throughput / confirmed.throughput:.2f}x",
+            cmd=f"{c_ours} vs {c_base}; {c_confirmed}",
+        )
+    )
+    report.add(
+        Row(
+            "2. worker CPU per task, ms, against plain Celery both ways",
+            fmt(ours.cpu_ms_per_task.get("worker"), 2),
+            f"{fmt(base.cpu_ms_per_task.get('worker'), 2)}; "
+            f"{fmt(confirmed.cpu_ms_per_task.get('worker'), 2)}",
+            _ratio_text(ours.cpu_ms_per_task, base.cpu_ms_per_task, confirmed.cpu_ms_per_task),
+            "<= 1.5x",
+            verdict(ours.cpu_ms_per_task["worker"] <= 1.5 * base.cpu_ms_per_task["worker"]),
+            cmd=f"{c_ours} vs {c_base}; {c_confirmed}",
         )
     )
     report.add(
@@ -883,6 +965,221 @@ def bench_e2e(run: Run, api: Proc, api_url: str) -> None:
             cmd=c_ours,
         )
     )
+
+
+# -- 5. and 6. batch submit ------------------------------------------------------------
+
+BATCH_SIZE = 100
+BATCH_ACCEPT_TASKS = max(BATCH_SIZE * SUBMIT_THREADS, round(20_000 * SCALE))
+# No worker consumes this queue while benchmark 5 runs; it is purged afterwards.
+BATCH_ACCEPT_PRIORITY = "high"
+
+
+def batch_body(priority: str, size: int) -> bytes:
+    task = {"type": "data", "priority": priority, "payload": PAYLOAD}
+    return json.dumps({"tasks": [task] * size}).encode()
+
+
+def http_batch_submitter(base_url: str, priority: str) -> Callable[[], Callable[[int], int]]:
+    """Callers that POST /api/tasks/batch with n tasks on one kept-alive connection each."""
+    parts = urlsplit(base_url)
+    bodies = {BATCH_SIZE: batch_body(priority, BATCH_SIZE)}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"}
+
+    def make() -> Callable[[int], int]:
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
+
+        def call(size: int) -> int:
+            payload = bodies.get(size) or batch_body(priority, size)
+            connection.request("POST", "/api/tasks/batch", body=payload, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            if response.status != 202:
+                raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+            return len(json.loads(data)["items"])
+
+        return call
+
+    return make
+
+
+def run_chunked(
+    count: int, threads: int, make_worker: Callable[[], Callable[[int], int]]
+) -> SubmitResult:
+    """`count` tasks in chunks of BATCH_SIZE spread over `threads` threads."""
+    lock = threading.Lock()
+    left = [count]
+    accepted = [0]
+    errors: list[str] = []
+
+    def loop() -> None:
+        call = make_worker()
+        while True:
+            with lock:
+                size = min(BATCH_SIZE, left[0])
+                left[0] -= size
+            if size <= 0:
+                return
+            try:
+                done = call(size)
+            except Exception as error:
+                with lock:
+                    errors.append(f"{type(error).__name__}: {error}"[:300])
+                continue
+            with lock:
+                accepted[0] += done
+
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    started = time.time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return SubmitResult([""] * accepted[0], started, time.time(), errors)
+
+
+def purge(backends: Backends, queue: str) -> None:
+    with kombu.Connection(backends.broker_url, connect_timeout=5) as connection:
+        connection.default_channel.queue_purge(queue)
+
+
+def final_count(client: redis.Redis, priority: str) -> int:
+    pipe = client.pipeline(transaction=False)
+    for status in ("SUCCESS", "FAILED"):
+        pipe.zcard(f"taskyard:idx:{status}:data:{priority}")
+    return int(sum(pipe.execute()))
+
+
+def bench_batch_accept(run: Run, api: Proc, api_url: str) -> None:
+    """5. Tasks accepted per second: batches over HTTP against apply_async, no consumer."""
+    queue = f"data.{BATCH_ACCEPT_PRIORITY}"
+    say(
+        f"batch submit: {BATCH_ACCEPT_TASKS} tasks in batches of {BATCH_SIZE} "
+        f"from {SUBMIT_THREADS} threads"
+    )
+    meter = CpuMeter({"api": with_children(api.pid), **server_pids()})
+    ours = run_chunked(
+        BATCH_ACCEPT_TASKS, SUBMIT_THREADS, http_batch_submitter(api_url, BATCH_ACCEPT_PRIORITY)
+    )
+    ours_cpu = meter.per_task_ms(len(ours.ids))
+    purge(run.backends, queue)
+    os.environ.update(
+        TASKYARD_BROKER_URL=run.backends.broker_url, TASKYARD_REDIS_URL=run.backends.redis_url
+    )
+    from bench import plain_celery
+
+    # The plain queue must exist (a worker declares it) before messages to it are kept.
+    worker = run.start("plain-celery-declare", plain_worker_argv(1), run.env())
+    wait_consuming(run.backends, "bench.plain", worker)
+    run.stop(worker)
+    say(f"plain Celery: {BATCH_ACCEPT_TASKS} tasks by apply_async from {SUBMIT_THREADS} threads")
+
+    def make() -> Callable[[], str]:
+        def call() -> str:
+            plain_celery.submit(TASK_KWARGS)
+            return ""
+
+        return call
+
+    meter = CpuMeter(server_pids())
+    base = run_threads(BATCH_ACCEPT_TASKS, SUBMIT_THREADS, make)
+    base_cpu = meter.per_task_ms(len(base.ids))
+    purge(run.backends, "bench.plain")
+    run.report.raw["batch_accept"] = {
+        "taskyard": {"tasks": len(ours.ids), "rate": ours.rate, "cpu": ours_cpu},
+        "plain": {"tasks": len(base.ids), "rate": base.rate, "cpu": base_cpu},
+    }
+    c_ours = run.report.command(
+        f"{SUBMIT_THREADS} threads x POST /api/tasks/batch ({BATCH_ACCEPT_TASKS} minimal data "
+        f"tasks, {BATCH_SIZE} per request, http.client keep-alive), no consumer on {queue}"
+    )
+    c_base = run.report.command(
+        f"{SUBMIT_THREADS} threads x bench.plain_celery.submit() ({BATCH_ACCEPT_TASKS} tasks, "
+        "apply_async with publisher confirms onto a quorum queue), no consumer"
+    )
+    if base.errors:
+        run.report.notes.append(f"plain Celery errors ({len(base.errors)}): {base.errors[0]}")
+    ratio = ours.rate / base.rate if base.ids else float("nan")
+    run.report.add(
+        Row(
+            f"5. batch submit, {BATCH_SIZE} tasks per request, {SUBMIT_THREADS} threads, "
+            "tasks accepted/s",
+            fmt(ours.rate),
+            fmt(base.rate),
+            f"{ratio:.2f}x",
+            ">= 1.0x",
+            verdict(ratio >= 1.0 and not ours.errors),
+            f"{c_ours} vs {c_base}",
+        )
+    )
+    run.report.add(
+        Row(
+            "5. CPU per task accepted, ms (API; RabbitMQ, Redis; submitting client)",
+            ", ".join(f"{name} {ms:.2f}" for name, ms in ours_cpu.items()),
+            ", ".join(f"{name} {ms:.2f}" for name, ms in base_cpu.items()),
+            cmd=f"{c_ours} vs {c_base}",
+        )
+    )
+    if ours.errors:
+        run.report.notes.append(f"batch submit errors ({len(ours.errors)}): {ours.errors[0]}")
+
+
+def bench_e2e_batches(run: Run, api: Proc, api_url: str) -> None:
+    """6. End to end as benchmark 2, the tasks submitted in batches; against 2's plain run."""
+    plain = run.report.raw.get("e2e", {}).get("plain")
+    worker = run.start_data_worker("normal", E2E_CONCURRENCY)
+    before = final_count(run.backends.redis, "normal")
+    say(f"Taskyard end to end in batches: {E2E_TASKS} tasks, {BATCH_SIZE} per request")
+    meter = CpuMeter(
+        {"api": with_children(api.pid), "worker": with_children(worker.pid), **server_pids()}
+    )
+    submitted = run_chunked(E2E_TASKS, SUBMIT_THREADS, http_batch_submitter(api_url, "normal"))
+    deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
+    while final_count(run.backends.redis, "normal") - before < len(submitted.ids):
+        worker.require_running()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"batched tasks not final in {WAIT_TIMEOUT_SECONDS}s")
+        time.sleep(0.05)
+    finished = time.time()
+    cpu = meter.per_task_ms(len(submitted.ids))
+    run.stop(worker)
+    total = finished - submitted.started
+    throughput = len(submitted.ids) / total
+    run.report.raw["e2e_batches"] = {
+        "tasks": len(submitted.ids),
+        "submit_rate": submitted.rate,
+        "total_seconds": total,
+        "cpu": cpu,
+    }
+    c_ours = run.report.command(
+        f"{SUBMIT_THREADS} threads x POST /api/tasks/batch ({E2E_TASKS} minimal data tasks, "
+        f"{BATCH_SIZE} per request) -> {command_line(worker.argv)}"
+    )
+    base_throughput = plain["tasks"] / plain["total_seconds"] if plain else None
+    ratio = throughput / base_throughput if base_throughput else None
+    run.report.add(
+        Row(
+            f"6. end to end in batches, {E2E_TASKS} tasks, first submit -> last final, tasks/s "
+            "(baseline: plain Celery of row 2)",
+            fmt(throughput),
+            fmt(base_throughput),
+            "n/a" if ratio is None else f"{ratio:.2f}x",
+            ">= 1.0x",
+            verdict(None if ratio is None else ratio >= 1.0 and not submitted.errors),
+            c_ours,
+        )
+    )
+    run.report.add(
+        Row(
+            "6. submit phase in batches, tasks/s; CPU per task, ms",
+            f"{fmt(submitted.rate)}; " + ", ".join(f"{n} {ms:.2f}" for n, ms in cpu.items()),
+            cmd=c_ours,
+        )
+    )
+    if submitted.errors:
+        run.report.notes.append(
+            f"batched end to end errors ({len(submitted.errors)}): {submitted.errors[0]}"
+        )
 
 
 # -- 3. priority ----------------------------------------------------------------------
@@ -1032,6 +1329,8 @@ def main() -> int:
         wait_http_ready(f"{api_url}/readyz", api)
         bench_submit(run, api, api_url)
         bench_e2e(run, api, api_url)
+        bench_batch_accept(run, api, api_url)
+        bench_e2e_batches(run, api, api_url)
         bench_priority(run, api_url)
     finally:
         run.stop_all()

@@ -11,9 +11,10 @@ import redis
 
 from support import servers
 from support.stack import claim_redis_db, release_redis_db
+from taskyard_common import status_store
 from taskyard_common.clock import now_iso
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
-from taskyard_common.status_store import StatusStore
+from taskyard_common.status_store import NewTask, StatusStore, idempotency_key
 from taskyard_common.task_cursors import CursorError
 
 
@@ -31,9 +32,9 @@ def store() -> Iterator[StatusStore]:
     release_redis_db(db)
 
 
-def queued(store: StatusStore, **overrides: object) -> TaskRecord:
+def new_record(**overrides: object) -> TaskRecord:
     at = now_iso()
-    record = TaskRecord.model_validate(
+    return TaskRecord.model_validate(
         {
             "id": str(uuid.uuid4()),
             "type": "data",
@@ -46,7 +47,11 @@ def queued(store: StatusStore, **overrides: object) -> TaskRecord:
             **overrides,
         }
     )
-    store.create(record, {"input": {"records": []}})
+
+
+def queued(store: StatusStore, **overrides: object) -> TaskRecord:
+    record = new_record(**overrides)
+    assert store.create(NewTask(record, {"input": {"records": []}})) is None
     return record
 
 
@@ -147,3 +152,45 @@ def test_records_expire_with_the_ttl(store: StatusStore) -> None:
     assert 0 < store.redis.ttl(f"taskyard:task:{record.id}:history") <= 60
     store.redis.delete(f"taskyard:task:{record.id}")
     assert store.list_records()[0] == []
+
+
+def test_a_held_idempotency_key_answers_its_holder_and_creates_nothing(
+    store: StatusStore,
+) -> None:
+    first, second = new_record(), new_record()
+    payload = {"input": {"records": []}}
+
+    assert store.create_many([NewTask(first, payload, "scope-a")]) == [None]
+    assert store.create_many([NewTask(second, payload, "scope-a")]) == [first.id]
+    assert store.get(second.id) is None
+    assert [r.id for r in store.list_records()[0]] == [first.id]
+
+
+def test_a_key_whose_record_expired_is_taken_over(store: StatusStore) -> None:
+    gone, fresh = new_record(), new_record()
+    store.redis.set(idempotency_key("scope-b"), gone.id)
+
+    assert store.create(NewTask(fresh, {}, "scope-b")) is None
+    assert store.redis.get(idempotency_key("scope-b")) == fresh.id
+
+
+def test_discard_removes_the_record_and_releases_only_its_own_key(store: StatusStore) -> None:
+    mine, other = new_record(), new_record()
+    store.create_many([NewTask(mine, {}, "scope-c"), NewTask(other, {}, "scope-d")])
+    store.redis.set(idempotency_key("scope-d"), "someone-else")
+
+    store.discard_many([NewTask(mine, {}, "scope-c"), NewTask(other, {}, "scope-d")])
+
+    assert store.get(mine.id) is None and store.get(other.id) is None
+    assert store.redis.get(idempotency_key("scope-c")) is None
+    assert store.redis.get(idempotency_key("scope-d")) == "someone-else"
+    assert store.list_records()[0] == []
+
+
+def test_create_many_loads_a_script_redis_does_not_know(store: StatusStore) -> None:
+    # As after a Redis restart; a script of its own rather than a flush of the shared server.
+    unknown = f"{status_store._LUA_CREATE}-- {uuid.uuid4()}"
+    store._create = store.redis.register_script(unknown)  # type: ignore[attr-defined]
+    record = new_record()
+    assert store.create_many([NewTask(record, {})]) == [None]
+    assert store.get(record.id) is not None

@@ -50,7 +50,14 @@ def live_member() -> Iterator[int]:
 
 def services_for(broker_url: str, management_url: str) -> Services:
     settings = Settings(broker_url=broker_url, rabbitmq_management_url=management_url)
-    return Services(settings=settings, store=None, files=None, celery=None, api_keys=frozenset())  # type: ignore[arg-type]
+    return Services(
+        settings=settings,
+        store=None,  # type: ignore[arg-type]
+        files=None,  # type: ignore[arg-type]
+        celery=None,  # type: ignore[arg-type]
+        publisher=None,  # type: ignore[arg-type]
+        api_keys=frozenset(),
+    )
 
 
 def test_a_dead_member_is_skipped(live_member: int) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from taskyard_common.clock import now_iso, utc_now
 from taskyard_common.records import (
@@ -22,6 +24,7 @@ from taskyard_common.records import (
     TaskRecord,
     TaskStatus,
 )
+from taskyard_common.settings import Settings
 from taskyard_common.task_cursors import (
     TaskCursor,
     TaskFilters,
@@ -33,6 +36,8 @@ from taskyard_common.task_cursors import (
 KEY_PREFIX = "taskyard"
 WILDCARD = "*"
 LIST_LIMIT_MAX = 200
+# Workers never create records; only the API passes its TASKYARD_IDEMPOTENCY_TTL_SECONDS.
+DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
 _NULL = ""
 
 # Shared by both scripts: move the record's entries from the old status indexes to the new ones.
@@ -80,19 +85,38 @@ return {1, current, fields[5]}
 )
 
 # A new record in one call (it used to be a MULTI/EXEC of 22 commands, whose packing and
-# replies cost the API about 1 ms of CPU per submit). Atomic like the transaction it replaces.
-# KEYS: record hash, history list, then the index sorted sets. ARGV: ttl, id, score,
-# stale-before score, number of history entries n, the n entries, then field/value pairs.
+# replies cost the API about 1 ms of CPU per submit), its idempotency key claimed in the same
+# atomic step: no other request can see the key held by a record that does not exist yet.
+# A key whose record is gone (expired) is taken over. Returns the holder's id, or '' if created.
+# KEYS: record hash, history list, idempotency key ('' for none), then the index sorted sets.
+# ARGV: ttl, id, score, stale-before score, idempotency ttl, task key prefix,
+# number of history entries n, the n entries, then field/value pairs.
 _LUA_CREATE = """
-local n = tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], unpack(ARGV, 6 + n, #ARGV))
-if n > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 6, 5 + n)) end
+if KEYS[3] ~= '' then
+  local holder = redis.call('GET', KEYS[3])
+  if holder and redis.call('EXISTS', ARGV[6] .. holder) == 1 then return holder end
+  redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[5])
+end
+local n = tonumber(ARGV[7])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8 + n, #ARGV))
+if n > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 8, 7 + n)) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[3], ARGV[2])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[4])
 end
+return ''
+"""
+
+# Undo a create whose message RabbitMQ never confirmed: the record, its index entries and its
+# idempotency key, the key only while it still names this record.
+# KEYS: record hash, history list, idempotency key ('' for none), then the index sorted sets.
+# ARGV: id.
+_LUA_DISCARD = """
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
@@ -114,6 +138,15 @@ def index_key(status: str, task_type: str, priority: str) -> str:
 
 def idempotency_key(key: str) -> str:
     return f"{KEY_PREFIX}:idem:{key}"
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A record about to be created, with its payload and its idempotency scope, if any."""
+
+    record: TaskRecord
+    payload: dict[str, Any]
+    idempotency_scope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,14 +189,26 @@ def _decode_record(raw: dict[str, str], history: Sequence[str]) -> TaskRecord:
 
 
 class StatusStore:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        ttl_seconds: int,
+        idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+    ) -> None:
         self._redis = client
         self._ttl_seconds = ttl_seconds
+        self._idempotency_ttl_seconds = idempotency_ttl_seconds
         self._transition = client.register_script(_LUA_TRANSITION)
         self._create = client.register_script(_LUA_CREATE)
+        self._discard = client.register_script(_LUA_DISCARD)
 
     @classmethod
-    def from_url(cls, url: str, ttl_seconds: int) -> StatusStore:
+    def from_url(
+        cls,
+        url: str,
+        ttl_seconds: int,
+        idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+    ) -> StatusStore:
         client = redis.Redis.from_url(
             url,
             decode_responses=True,
@@ -171,16 +216,32 @@ class StatusStore:
             socket_timeout=5,
             health_check_interval=30,
         )
-        return cls(client, ttl_seconds)
+        return cls(client, ttl_seconds, idempotency_ttl_seconds)
 
     @property
     def redis(self) -> redis.Redis:
         return self._redis
 
-    def create(self, record: TaskRecord, payload: dict[str, Any]) -> None:
+    def create(self, new: NewTask) -> str | None:
+        """Write the record; None, or the id of the task already holding its idempotency key."""
+        holder = self._create(*self._create_call(new))
+        return holder or None
+
+    def create_many(self, batch: Sequence[NewTask]) -> list[str | None]:
+        """`create` for every item, in one round trip; each item is atomic on its own."""
+        replies = self._pipelined(self._create, [self._create_call(new) for new in batch])
+        return [holder or None for holder in replies]
+
+    def discard_many(self, batch: Sequence[NewTask]) -> None:
+        """Undo creates whose messages never reached the broker, in one round trip."""
+        calls = [(self._new_task_keys(new), [new.record.id]) for new in batch]
+        self._pipelined(self._discard, calls)
+
+    def _create_call(self, new: NewTask) -> tuple[list[str], list[str]]:
+        record = new.record
         score = int(utc_now().timestamp() * 1000)
         fields = record.model_dump(exclude={"history"}, mode="json")
-        fields["payload"] = payload
+        fields["payload"] = new.payload
         fields["score"] = score
         stale_before = score - 2 * self._ttl_seconds * 1000
         history = [
@@ -191,29 +252,37 @@ class StatusStore:
             record.id,
             str(score),
             str(stale_before),
+            str(self._idempotency_ttl_seconds),
+            task_key(""),
             str(len(history)),
             *history,
         ]
         for name, value in fields.items():
             args.extend((name, _encode(value)))
-        self._create(
-            keys=[
-                task_key(record.id),
-                history_key(record.id),
-                *self._index_keys(record.status, record.type, record.priority),
-            ],
-            args=args,
-        )
+        return self._new_task_keys(new), args
 
-    def delete(self, task_id: str) -> None:
-        """Undo a create whose message never reached the broker."""
-        raw = self._redis.hmget(task_key(task_id), "status", "type", "priority")
-        pipe = self._redis.pipeline(transaction=True)
-        if raw[0]:
-            for key in self._index_keys(raw[0], raw[1], raw[2]):
-                pipe.zrem(key, task_id)
-        pipe.delete(task_key(task_id), history_key(task_id))
-        pipe.execute()
+    def _new_task_keys(self, new: NewTask) -> list[str]:
+        record = new.record
+        return [
+            task_key(record.id),
+            history_key(record.id),
+            idempotency_key(new.idempotency_scope) if new.idempotency_scope else "",
+            *self._index_keys(record.status, record.type, record.priority),
+        ]
+
+    def _pipelined(self, script: Script, calls: Sequence[tuple[list[str], list[str]]]) -> list[Any]:
+        """Many calls of one script in one round trip (redis-py's pipelined scripts would
+        first ask SCRIPT EXISTS: a second round trip on every batch)."""
+        for _ in range(2):
+            pipe = self._redis.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                return pipe.execute()
+            except NoScriptError:
+                # Redis restarted or its scripts were flushed: nothing ran; load and go again.
+                self._redis.script_load(script.script)
+        raise NoScriptError(f"script {script.sha} could not be loaded")
 
     def get(self, task_id: str) -> TaskRecord | None:
         pipe = self._redis.pipeline(transaction=False)
@@ -223,6 +292,10 @@ class StatusStore:
         if not raw:
             return None
         return _decode_record(raw, history)
+
+    def get_many(self, task_ids: Sequence[str]) -> list[TaskRecord | None]:
+        """The records of these ids, in order, in one round trip; None where one is gone."""
+        return [record for _, record in self._get_many(list(task_ids))]
 
     def get_payload(self, task_id: str) -> dict[str, Any] | None:
         text = self._redis.hget(task_key(task_id), "payload")
@@ -326,21 +399,6 @@ class StatusStore:
             next_retry_at=None,
             progress=None,
         )
-
-    def claim_idempotency_key(self, key: str, task_id: str, ttl_seconds: int) -> str | None:
-        """Returns the task id already holding `key`, or None when this call claimed it."""
-        redis_key = idempotency_key(key)
-        if self._redis.set(redis_key, task_id, nx=True, ex=ttl_seconds):
-            return None
-        existing = self._redis.get(redis_key)
-        return (
-            existing
-            if existing is not None
-            else self.claim_idempotency_key(key, task_id, ttl_seconds)
-        )
-
-    def release_idempotency_key(self, key: str) -> None:
-        self._redis.delete(idempotency_key(key))
 
     def list_records(
         self,

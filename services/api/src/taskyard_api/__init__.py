@@ -17,6 +17,7 @@ from taskyard_api.blueprints.tasks import tasks_bp
 from taskyard_api.errors import openapi_validation_callback, register_error_handlers
 from taskyard_api.models import ErrorResponse
 from taskyard_api.openapi_examples import add_submit_examples
+from taskyard_api.request_guards import StrictJSONProvider
 from taskyard_api.services import EXTENSION_KEY, Services
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         doc_url="/openapi.json",
     )
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json = StrictJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = Services.from_settings(settings)
     if not app.extensions[EXTENSION_KEY].api_keys:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from taskyard_common.logs import get_logger
+from taskyard_common.storage import StorageMisconfigured, StorageUnavailable
 
 BACKEND_RETRY_AFTER_SECONDS = 5
 # Request models are named by the part of the request they read; the body's have no suffix.
@@ -171,6 +172,17 @@ def register_error_handlers(app: Flask) -> None:
     def _redis_down(error: redis.exceptions.RedisError) -> Response:
         log.warning("backend_unavailable", backend="redis", error=str(error))
         return error_response(BackendUnavailable("redis", error))
+
+    @app.errorhandler(StorageUnavailable)
+    @app.errorhandler(StorageMisconfigured)
+    def _storage_down(error: StorageUnavailable | StorageMisconfigured) -> Response:
+        log.warning(
+            "backend_unavailable",
+            backend="storage",
+            error_type=type(error).__name__,
+            error=str(error),
+        )
+        return error_response(BackendUnavailable("storage", error))
 
     @app.errorhandler(OperationalError)
     def _broker_down(error: OperationalError) -> Response:

@@ -7,9 +7,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from taskyard_common.contracts.submit import (
+    IDEMPOTENCY_KEY_DESCRIPTION,
+    IDEMPOTENCY_KEY_PATTERN,
+    MAX_IDEMPOTENCY_KEY_CHARS,
+)
+from taskyard_common.records import TaskRecord
 from taskyard_common.storage import FILE_ID_REGEX
 
-MAX_IDEMPOTENCY_KEY_CHARS = 255
 UUID_REGEX = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -33,8 +38,8 @@ class SubmitHeaders(BaseModel):
         default=None,
         alias="Idempotency-Key",  # the documented header name (not `idempotency_key`)
         max_length=MAX_IDEMPOTENCY_KEY_CHARS,
-        pattern=r"^[\x21-\x7e]+$",
-        description="the same key within 24 h returns the first task instead of a new one",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description=IDEMPOTENCY_KEY_DESCRIPTION,
     )
 
     _schemas: ClassVar[dict[str, dict[str, Any]]] = {}
@@ -46,6 +51,10 @@ class SubmitHeaders(BaseModel):
         if key not in cls._schemas:
             cls._schemas[key] = super().model_json_schema(*args, **kwargs)
         return copy.deepcopy(cls._schemas[key])
+
+
+class BatchAccepted(BaseModel):
+    items: list[TaskRecord] = Field(description="one record per submitted task, in request order")
 
 
 class TaskPath(BaseModel):

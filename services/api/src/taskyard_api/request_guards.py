@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from taskyard_api.errors import ApiError
 from taskyard_api.services import services
@@ -39,13 +40,40 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _inline_record_count(body: Any) -> int | None:
-    if not isinstance(body, dict) or body.get("type") != "data":
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies parse as strict JSON: NaN and Infinity are not JSON."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return json.loads(s, parse_constant=_reject_constant, **kwargs)
+
+
+def _inline_record_count(submission: Any) -> int | None:
+    if not isinstance(submission, dict) or submission.get("type") != "data":
         return None
-    payload = body.get("payload")
+    payload = submission.get("payload")
     source = payload.get("input") if isinstance(payload, dict) else None
     records = source.get("records") if isinstance(source, dict) else None
     return len(records) if isinstance(records, list) else None
+
+
+def _submissions(body: Any) -> list[tuple[tuple[str | int, ...], Any]]:
+    """The submit bodies in a request: the body itself, or each item of a batch."""
+    tasks = body.get("tasks") if isinstance(body, dict) else None
+    if isinstance(tasks, list):
+        return [(("tasks", index), item) for index, item in enumerate(tasks)]
+    return [((), body)]
+
+
+def _check_inline_records(body: Any, max_records: int) -> None:
+    for loc, submission in _submissions(body):
+        count = _inline_record_count(submission)
+        if count is not None and count > max_records:
+            where = [*loc, "payload", "input", "records"]
+            raise ApiError(
+                422,
+                f"{'.'.join(map(str, where))}: at most {max_records} records, got {count}",
+                details=[{"loc": where, "msg": f"at most {max_records} records"}],
+            )
 
 
 def require_json_body() -> None:
@@ -71,18 +99,10 @@ def require_json_body() -> None:
             details=[{"loc": ["body"], "msg": "too deeply nested"}],
         )
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as error:
+        # Parsed once: the view's body model reads flask's cached result.
+        body = request.get_json()
+    except BadRequest as error:
+        raise ApiError(400, f"malformed JSON: {error.__cause__ or error}") from error
+    except RecursionError as error:
         raise ApiError(400, f"malformed JSON: {error}") from error
-    count = _inline_record_count(body)
-    if count is not None and count > settings.max_data_records:
-        raise ApiError(
-            422,
-            f"payload.input.records: at most {settings.max_data_records} records, got {count}",
-            details=[
-                {
-                    "loc": ["payload", "input", "records"],
-                    "msg": f"at most {settings.max_data_records} records",
-                }
-            ],
-        )
+    _check_inline_records(body, settings.max_data_records)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from celery import Celery
 from flask import current_app
 
+from taskyard_api.publisher import Publisher
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
@@ -21,17 +22,22 @@ class Services:
     store: StatusStore
     files: FileStore
     celery: Celery
+    publisher: Publisher
     api_keys: frozenset[str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        celery = create_celery_app("taskyard-api", settings)
         return cls(
             settings=settings,
             store=StatusStore.from_url(
-                settings.redis_url.get_secret_value(), settings.result_ttl_seconds
+                settings.redis_url.get_secret_value(),
+                settings.result_ttl_seconds,
+                settings.idempotency_ttl_seconds,
             ),
             files=FileStore.from_settings(settings),
-            celery=create_celery_app("taskyard-api", settings),
+            celery=celery,
+            publisher=Publisher(celery, settings),
             api_keys=settings.api_key_set(),
         )
 

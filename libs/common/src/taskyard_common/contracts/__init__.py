@@ -5,6 +5,7 @@ from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.contracts.file import FilePayload
 from taskyard_common.contracts.submit import (
     PAYLOAD_MODELS,
+    BatchSubmitRequest,
     SubmitRequest,
     TaskListQuery,
     parse_submission,
@@ -12,6 +13,7 @@ from taskyard_common.contracts.submit import (
 
 __all__ = [
     "PAYLOAD_MODELS",
+    "BatchSubmitRequest",
     "DataPayload",
     "EmailPayload",
     "FilePayload",

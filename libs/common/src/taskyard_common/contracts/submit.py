@@ -27,6 +27,9 @@ MAX_RETRIES_LIMIT = 100
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 MAX_CURSOR_CHARS = 200
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+IDEMPOTENCY_KEY_DESCRIPTION = "the same key within 24 h returns the first task instead of a new one"
 
 
 # Declared by each submission after its `type`, which says the limit it is checked against.
@@ -91,6 +94,39 @@ Submission = Annotated[
 
 class SubmitRequest(RootModel[Submission]):
     """POST /api/tasks: `{"type", "priority"?, "payload", "max_retries"?}`."""
+
+
+class _BatchItem(StrictModel):
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description=IDEMPOTENCY_KEY_DESCRIPTION,
+    )
+
+
+class DataBatchItem(DataSubmission, _BatchItem):
+    pass
+
+
+class EmailBatchItem(EmailSubmission, _BatchItem):
+    pass
+
+
+class FileBatchItem(FileSubmission, _BatchItem):
+    pass
+
+
+BatchItem = Annotated[DataBatchItem | EmailBatchItem | FileBatchItem, Field(discriminator="type")]
+
+
+class BatchSubmitRequest(StrictModel):
+    """POST /api/tasks/batch: `{"tasks": [submit bodies, each with an optional idempotency_key]}`.
+
+    At most TASKYARD_MAX_BATCH_TASKS items; the API checks that bound (a setting) itself.
+    """
+
+    tasks: list[BatchItem] = Field(min_length=1)
 
 
 PAYLOAD_MODELS: dict[TaskType, TypeAdapter[Any]] = {

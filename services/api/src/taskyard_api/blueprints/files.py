@@ -9,26 +9,14 @@ from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel
 
-from taskyard_api.errors import ApiError, BackendUnavailable
+from taskyard_api.errors import ApiError
 from taskyard_api.models import ErrorResponse, FileInfo, FilePath
 from taskyard_api.services import services
 from taskyard_common.logs import get_logger
-from taskyard_common.storage import (
-    FileNotFound,
-    FileTooLarge,
-    StorageMisconfigured,
-    StorageUnavailable,
-)
+from taskyard_common.storage import FileNotFound, FileTooLarge
 
 files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Tag(name="files")])
 log = get_logger("taskyard.api")
-
-
-def _storage_failed(error: StorageUnavailable | StorageMisconfigured) -> BackendUnavailable:
-    log.warning(
-        "backend_unavailable", backend="storage", error_type=type(error).__name__, error=str(error)
-    )
-    return BackendUnavailable("storage", error)
 
 
 class UploadForm(BaseModel):
@@ -65,8 +53,6 @@ def upload_file(form: UploadForm) -> Response:
         )
     except FileTooLarge as error:
         raise ApiError(413, str(error)) from error
-    except (StorageUnavailable, StorageMisconfigured) as error:
-        raise _storage_failed(error) from error
     log.info("file_uploaded", file_id=stored.id, size=stored.size)
     response = jsonify(FileInfo(**stored.__dict__).model_dump())
     response.status_code = 201
@@ -86,8 +72,6 @@ def download_file(path: FilePath) -> Response:
         chunks = found.files.iter_chunks(stored.id)
     except FileNotFound as error:
         raise ApiError(404, f"no file {path.file_id}") from error
-    except (StorageUnavailable, StorageMisconfigured) as error:
-        raise _storage_failed(error) from error
     response = Response(stream_with_context(chunks), mimetype=stored.content_type)
     response.headers["Content-Length"] = str(stored.size)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"

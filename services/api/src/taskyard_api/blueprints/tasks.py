@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import uuid
-from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from taskyard_api import http_metrics
-from taskyard_api.auth import caller_identity
-from taskyard_api.errors import ApiError
-from taskyard_api.models import UUID_REGEX, ErrorResponse, SubmitHeaders, TaskPath
-from taskyard_api.publisher import publish
+from taskyard_api import submission
+from taskyard_api.errors import ApiError, BackendUnavailable
+from taskyard_api.models import (
+    UUID_REGEX,
+    BatchAccepted,
+    ErrorResponse,
+    SubmitHeaders,
+    TaskPath,
+)
+from taskyard_api.publisher import PublishFailed
 from taskyard_api.request_guards import require_json_body
 from taskyard_api.services import Services, services
-from taskyard_common import topology
-from taskyard_common.clock import now_iso
-from taskyard_common.contracts import SubmitRequest, TaskListQuery
+from taskyard_common.contracts import BatchSubmitRequest, SubmitRequest, TaskListQuery
 from taskyard_common.logs import get_logger
-from taskyard_common.records import HistoryEntry, TaskList, TaskRecord, TaskStatus
+from taskyard_common.records import TaskList, TaskRecord
+from taskyard_common.status_store import NewTask
 from taskyard_common.task_cursors import CursorError
 
 tasks_bp = APIBlueprint("tasks", __name__, url_prefix="/api/tasks", abp_tags=[Tag(name="tasks")])
 log = get_logger("taskyard.api")
 _UUID = re.compile(UUID_REGEX)
+_SUBMIT_PATHS = frozenset({f"{tasks_bp.url_prefix}", f"{tasks_bp.url_prefix}/batch"})
 
 
 def _record_response(record: TaskRecord, status: int) -> Response:
@@ -43,10 +45,6 @@ def _load(found: Services, task_id: str) -> TaskRecord:
     return record
 
 
-def _idempotency_scope(key: str) -> str:
-    return hashlib.sha256(f"{caller_identity()}\0{key}".encode()).hexdigest()
-
-
 @tasks_bp.post(
     "",
     responses={
@@ -61,64 +59,67 @@ def _idempotency_scope(key: str) -> str:
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
+    accepted = submission.accept(
+        services(), [submission.Request(body.root, header.idempotency_key)]
+    )[0]
+    return _record_response(accepted.record, 202 if accepted.created else 200)
+
+
+@tasks_bp.post(
+    "/batch",
+    responses={
+        202: BatchAccepted,
+        400: ErrorResponse,
+        413: ErrorResponse,
+        415: ErrorResponse,
+    },
+    summary="Submit many tasks at once",
+    operation_id="submitBatch",
+)
+def submit_batch(body: BatchSubmitRequest) -> Response:
+    """Validate every item first (one bad item: 422, nothing queued), then queue them all;
+    202 with the records in request order once RabbitMQ confirmed every message. A 503
+    leaves the confirmed items accepted: repeat the batch with the same per-item
+    `idempotency_key`s to get them back and queue the rest."""
     found = services()
-    submission = body.root
-    task_id = str(uuid.uuid4())
-    scope = _idempotency_scope(header.idempotency_key) if header.idempotency_key else None
-    if scope:
-        existing_id = found.store.claim_idempotency_key(
-            scope, task_id, found.settings.idempotency_ttl_seconds
+    _check_batch(body, found.settings.max_batch_tasks)
+    requests = [submission.Request(item, item.idempotency_key) for item in body.tasks]
+    try:
+        accepted = submission.accept(found, requests)
+    except submission.NotConfirmed as error:
+        error.details.extend(
+            {"loc": ["tasks", i], "msg": "not queued: RabbitMQ did not confirm it"}
+            for i in error.unconfirmed
         )
-        if existing_id:
-            existing = found.store.get(existing_id)
-            if existing is not None:
-                return _record_response(existing, 200)
-            found.store.release_idempotency_key(scope)
-            found.store.claim_idempotency_key(
-                scope, task_id, found.settings.idempotency_ttl_seconds
+        raise
+    response = jsonify(BatchAccepted(items=[a.record for a in accepted]).model_dump(mode="json"))
+    response.status_code = 202
+    return response
+
+
+def _check_batch(body: BatchSubmitRequest, max_tasks: int) -> None:
+    if len(body.tasks) > max_tasks:
+        raise ApiError(
+            422,
+            f"tasks: at most {max_tasks} tasks in one batch, got {len(body.tasks)}",
+            details=[{"loc": ["tasks"], "msg": f"at most {max_tasks} tasks"}],
+        )
+    first_index: dict[str, int] = {}
+    details = []
+    for index, item in enumerate(body.tasks):
+        key = item.idempotency_key
+        if key is None:
+            continue
+        if key in first_index:
+            details.append(
+                {
+                    "loc": ["tasks", index, "idempotency_key"],
+                    "msg": f"the same key as tasks[{first_index[key]}]",
+                }
             )
-    created_at = now_iso()
-    record = TaskRecord(
-        id=task_id,
-        type=submission.type,
-        priority=submission.priority,
-        queue=topology.queue_name(submission.type, submission.priority),
-        status=TaskStatus.QUEUED,
-        max_retries=(
-            found.settings.retry_max_retries
-            if submission.max_retries is None
-            else submission.max_retries
-        ),
-        timeout_seconds=(
-            submission.timeout_seconds or found.settings.time_limit_seconds(submission.type)
-        ),
-        created_at=created_at,
-        history=[HistoryEntry(status=TaskStatus.QUEUED, at=created_at)],
-    )
-    payload: dict[str, Any] = submission.model_dump(mode="json")["payload"]
-    try:
-        found.store.create(record, payload)
-    except Exception:
-        if scope:
-            found.store.release_idempotency_key(scope)
-        raise
-    try:
-        publish(found, record, payload)
-    except ApiError:
-        found.store.delete(task_id)
-        if scope:
-            found.store.release_idempotency_key(scope)
-        raise
-    http_metrics.count_submitted(record.type, record.priority)
-    log.info(
-        "task_submitted",
-        task_id=task_id,
-        type=record.type,
-        priority=record.priority,
-        attempt=0,
-        queue=record.queue,
-    )
-    return _record_response(record, 202)
+        first_index.setdefault(key, index)
+    if details:
+        raise ApiError(422, "tasks: idempotency keys repeat within the batch", details=details)
 
 
 @tasks_bp.get(
@@ -196,12 +197,12 @@ def retry_task(path: TaskPath) -> Response:
         )
     requeued = _load(found, record.id)
     try:
-        publish(found, requeued, payload or {})
-    except ApiError as error:
+        found.publisher.publish([NewTask(requeued, payload or {})])
+    except PublishFailed as error:
         found.store.fail(
-            record.id, {"type": "BrokerUnavailable", "message": error.message, "retryable": True}
+            record.id, {"type": "BrokerUnavailable", "message": str(error), "retryable": True}
         )
-        raise
+        raise BackendUnavailable("rabbitmq", error.cause) from error
     log.info(
         "task_requeued", task_id=record.id, type=record.type, priority=record.priority, attempt=0
     )
@@ -210,5 +211,5 @@ def retry_task(path: TaskPath) -> Response:
 
 @tasks_bp.before_request
 def _submit_body_is_json() -> None:
-    if request.method == "POST" and request.path == tasks_bp.url_prefix:
+    if request.method == "POST" and request.path in _SUBMIT_PATHS:
         require_json_body()
