@@ -44,6 +44,9 @@ TEST_VALUES: dict[str, Any] = {
     },
     # tests/e2e waits for retries and reads fresh listings; the tests poll hundreds of
     # tasks with one key, above the chart's per-key rate limit
+    # The RabbitMQ stand-in is Debian trixie's 4.0: the chart keys version-dependent settings
+    # (the quorum-queue WAL key) by this tag, so it must name the version that runs.
+    "rabbitmq": {"image": {"tag": "4.0-management"}},
     "config": {
         "rateLimit": "100000/minute",
         "retry": {"backoffBaseSeconds": 1, "backoffMaxSeconds": 4},
