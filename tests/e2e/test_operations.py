@@ -13,7 +13,7 @@ def test_health_and_readiness(api: ApiClient) -> None:
     assert api.get("/healthz").status_code == 200
     ready = api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"redis": "ok", "rabbitmq": "ok"}
+    assert ready.json()["checks"] == {"redis": "ok", "rabbitmq": "ok", "storage": "ok"}
 
 
 def test_openapi_document_and_docs_page(api: ApiClient) -> None:
