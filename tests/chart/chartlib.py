@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -297,3 +298,24 @@ def strict_schema(schema: Any) -> Any:
 
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, sort_keys=True)
+
+
+def helm_path() -> str:
+    """Path of the helm binary: on PATH, or unpacked by scripts/ensure-helm.sh."""
+    found = shutil.which("helm")
+    if found:
+        return found
+    bin_dir = (
+        subprocess.run(
+            [str(REPO_ROOT / "scripts" / "ensure-helm.sh")],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    path = Path(bin_dir) / "helm"
+    assert path.is_file(), f"ensure-helm.sh printed {bin_dir!r}, which holds no helm"
+    return str(path)

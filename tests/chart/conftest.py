@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,23 +19,7 @@ import chartlib
 @pytest.fixture(scope="session")
 def helm() -> str:
     """Path of the helm binary: on PATH, or unpacked by scripts/ensure-helm.sh."""
-    found = shutil.which("helm")
-    if found:
-        return found
-    bin_dir = (
-        subprocess.run(
-            [str(chartlib.REPO_ROOT / "scripts" / "ensure-helm.sh")],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    path = Path(bin_dir) / "helm"
-    assert path.is_file(), f"ensure-helm.sh printed {bin_dir!r}, which holds no helm"
-    return str(path)
+    return chartlib.helm_path()
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,6 @@ release already has (helm's `lookup` keeps generated passwords)."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -74,19 +72,4 @@ def secret_data(secret: dict[str, Any]) -> dict[str, str]:
 
 
 def helm_path() -> str:
-    """helm on PATH, else the one scripts/ensure-helm.sh unpacks."""
-    found = shutil.which("helm")
-    if found:
-        return found
-    folder = (
-        subprocess.run(
-            [str(REPO_ROOT / "scripts" / "ensure-helm.sh")],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
-    return str(Path(folder) / "helm")
+    return chartlib.helm_path()
