@@ -22,6 +22,7 @@ from taskyard_common.storage import (
     StorageUnavailable,
     is_file_id,
 )
+from taskyard_common.storage.layout import index_entry
 from taskyard_common.storage.s3 import PART_BYTES
 
 
@@ -139,7 +140,8 @@ def test_a_bucket_holds_the_layout_under_its_prefix(s3_server: S3Server) -> None
         b"y" * (PART_BYTES + 1), name="b", content_type="text/plain"
     )
     assert sorted(s3_server.keys(bucket)) == sorted(
-        f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")
+        [f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")]
+        + [f"team/a/index/{index_entry(f)}" for f in (small, big)]
     )
     # An ETag ending in -2 is S3's mark of an object sent as a two-part multipart upload.
     head = s3_server.client().head_object(Bucket=bucket, Key=f"team/a/{big.id[:2]}/{big.id}")
