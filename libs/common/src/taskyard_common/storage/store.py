@@ -38,7 +38,7 @@ from taskyard_common.storage.options import S3Options
 
 CHUNK_BYTES = 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+DEFAULT_TTL_SECONDS: int = Settings.model_fields["file_ttl_seconds"].default
 # How many index entries a purge reads at a time.
 PURGE_PAGE = 500
 
