@@ -14,6 +14,7 @@ import io
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -289,7 +290,11 @@ def test_a_missing_bucket_fails_a_task_at_once(backend: Backend) -> None:
 
 def test_list_metadata_and_delete(backend: Backend) -> None:
     api = backend.api
-    uploaded = [api.upload(f"{n}.txt", b"n" * n, "text/plain") for n in range(3)]
+    uploaded = []
+    for n in range(3):
+        uploaded.append(api.upload(f"{n}.txt", b"n" * n, "text/plain"))
+        # created_at has millisecond precision; files of the same millisecond list in id order.
+        time.sleep(0.002)
     first = api.get("/api/files?limit=2").json()
     assert [item["id"] for item in first["items"]] == [u["id"] for u in uploaded[::-1][:2]]
     rest = api.get(f"/api/files?limit=2&cursor={first['next_cursor']}").json()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,8 @@ from flask.testing import FlaskClient
 from support.api_app import MakeClient
 
 TTL_SECONDS = 3600
+# created_at has millisecond precision; files of the same millisecond list in id order.
+CLOCK_TICK_SECONDS = 0.002
 
 
 def upload(client: FlaskClient, name: str) -> dict[str, Any]:
@@ -32,7 +35,10 @@ def test_an_upload_answers_its_expiry(make_client: MakeClient) -> None:
 
 def test_list_pages_newest_first(make_client: MakeClient) -> None:
     client = make_client()
-    ids = [upload(client, f"{n}.txt")["id"] for n in range(3)]
+    ids = []
+    for n in range(3):
+        ids.append(upload(client, f"{n}.txt")["id"])
+        time.sleep(CLOCK_TICK_SECONDS)
     first = client.get("/api/files?limit=2").get_json()
     assert [item["id"] for item in first["items"]] == ids[::-1][:2]
     rest = client.get(f"/api/files?limit=2&cursor={first['next_cursor']}").get_json()

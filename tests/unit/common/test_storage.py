@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from taskyard_common.storage import (
 )
 from taskyard_common.storage.layout import index_entry
 from taskyard_common.storage.s3 import PART_BYTES
+
+# created_at has millisecond precision; files of the same millisecond list in id order.
+CLOCK_TICK_SECONDS = 0.002
 
 
 def s3_store(server: S3Server, bucket: str, prefix: str = "files") -> FileStore:
@@ -209,14 +213,21 @@ def test_unknown_storage_urls_are_refused(url: str) -> None:
 
 
 def test_files_list_newest_first_page_by_page(store: FileStore) -> None:
-    ids = [store.save_bytes(b"x", name=f"{n}.txt", content_type="text/plain").id for n in range(5)]
+    ids = []
+    for n in range(5):
+        ids.append(store.save_bytes(b"x", name=f"{n}.txt", content_type="text/plain").id)
+        time.sleep(CLOCK_TICK_SECONDS)
     first = store.list_page(limit=2)
     assert [stored.id for stored in first.items] == ids[::-1][:2]
     assert first.next_cursor is not None
     second = store.list_page(limit=2, cursor=first.next_cursor)
     third = store.list_page(limit=2, cursor=second.next_cursor)
     assert [s.id for s in first.items + second.items + third.items] == ids[::-1]
-    assert store.list_page(limit=2, cursor=third.next_cursor) == FilePage([], None)
+    assert third.next_cursor is None
+    # A full last page hands out a cursor; the page after it is empty.
+    full = store.list_page(limit=3, cursor=first.next_cursor)
+    assert full.next_cursor is not None
+    assert store.list_page(limit=2, cursor=full.next_cursor) == FilePage([], None)
 
 
 def test_a_cursor_this_store_did_not_hand_out_is_refused(store: FileStore) -> None:
