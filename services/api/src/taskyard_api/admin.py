@@ -20,7 +20,7 @@ from taskyard_common.storage import FileStore, StorageMisconfigured, StorageUnav
 log = get_logger("taskyard.admin")
 
 
-def _instant(text: str) -> datetime:
+def time_with_zone(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError("give a time zone, e.g. a trailing Z")
@@ -33,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
     purge = commands.add_parser("purge-expired", help="delete files whose expires_at has passed")
     purge.add_argument(
         "--as-of",
-        type=_instant,
+        type=time_with_zone,
         default=None,
         metavar="TIME",
         help="delete what has expired by this ISO 8601 time (default: now)",
