@@ -117,7 +117,8 @@ LABEL org.opencontainers.image.title="taskyard-${SERVICE}" \
 # Each command is exec form: the process is PID 1 and gets SIGTERM itself.
 
 # gunicorn binds to TASKYARD_API_BIND (default 127.0.0.1:8000). Flower runs from
-# this image too: `taskyard-flower --address=0.0.0.0 --port=5555`.
+# this image too: `taskyard-flower --address=0.0.0.0 --port=5555`, and so does the
+# filePurge CronJob: `taskyard-admin purge-expired`.
 FROM runtime AS api
 EXPOSE 8000 5555
 CMD ["gunicorn", "--config", "/app/gunicorn.conf.py"]

@@ -31,9 +31,13 @@ export PYTHONUNBUFFERED=1
 venv_bin="$repo_root/.venv/bin"
 
 procfile="$run_dir/Procfile"
+purge_interval_seconds=3600
 {
   echo "api: $venv_bin/gunicorn --config $repo_root/services/api/gunicorn.conf.py"
   echo "flower: $venv_bin/taskyard-flower --address=127.0.0.1 --port=5555"
+  # Expired uploads and outputs go once an hour, as the chart's filePurge CronJob does; a
+  # failed run is logged and the next one tries again.
+  echo "purge: sh -c 'while :; do $venv_bin/taskyard-admin purge-expired; sleep $purge_interval_seconds; done'"
 } > "$procfile"
 
 if [ -z "${TASKYARD_SMTP_HOST:-}" ]; then

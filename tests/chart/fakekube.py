@@ -26,6 +26,7 @@ CORE_RESOURCES = [
 ]
 GROUPS = {
     ("apps", "v1"): [("deployments", "Deployment"), ("statefulsets", "StatefulSet")],
+    ("batch", "v1"): [("cronjobs", "CronJob")],
     ("policy", "v1"): [("poddisruptionbudgets", "PodDisruptionBudget")],
     ("networking.k8s.io", "v1"): [("networkpolicies", "NetworkPolicy")],
     ("keda.sh", "v1alpha1"): [

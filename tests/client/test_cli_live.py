@@ -177,13 +177,7 @@ def test_files_upload_download_list_rm(cli: Cli, tmp_path: Path) -> None:
     assert downloaded.stdout.strip() == str(out / "report.csv")
 
     listed = cli("files", "list", "--json")
-    if listed.returncode == 1:
-        # Until the API has GET and DELETE /api/files: a clear message, not a traceback.
-        assert "does not offer GET /api/files yet" in listed.stderr
-        removed = cli("files", "rm", file_id)
-        assert removed.returncode == 1
-        assert "does not offer DELETE /api/files/<id> yet" in removed.stderr
-        return
+    assert listed.returncode == 0, listed.stderr
     assert file_id in [record["id"] for record in lines_of_json(listed.stdout)]
     removed = cli("files", "rm", file_id)
     assert removed.returncode == 0 and f"{file_id} deleted" in removed.stdout

@@ -1,4 +1,4 @@
-"""Idempotency keys, and uploads that come back byte for byte."""
+"""Idempotency keys, uploads that come back byte for byte, and listing and deleting files."""
 
 from __future__ import annotations
 
@@ -43,3 +43,14 @@ def test_upload_name_is_never_a_path(api: ApiClient) -> None:
     assert uploaded["name"] == "passwd"
     assert api.get("/api/files/..%2F..%2Fetc%2Fpasswd").status_code == 404
     assert api.get("/api/files/" + "0" * 32).status_code == 404
+
+
+def test_an_upload_is_listed_described_and_deleted(api: ApiClient) -> None:
+    uploaded = api.upload("listed.txt", b"listed", "text/plain")
+    assert uploaded["expires_at"] > uploaded["created_at"]
+    listed = api.get("/api/files", params={"limit": 200}).json()["items"]
+    assert uploaded in listed
+    assert api.get(f"/api/files/{uploaded['id']}/metadata").json() == uploaded
+    assert api.delete(f"/api/files/{uploaded['id']}").status_code == 204
+    assert api.get(f"/api/files/{uploaded['id']}").status_code == 404
+    assert api.delete(f"/api/files/{uploaded['id']}").status_code == 404

@@ -12,9 +12,12 @@ import gzip
 import hashlib
 import io
 import os
+import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,7 @@ from support.memory import MIB, RssSampler
 from support.multipart import StreamedMultipart
 from support.s3 import S3Server
 from support.servers import free_port
-from support.stack import Stack, cleanup_workdir, start_stack
+from support.stack import BIN, Stack, cleanup_workdir, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -283,3 +286,61 @@ def test_a_missing_bucket_fails_a_task_at_once(backend: Backend) -> None:
     assert record["attempts"] == 1
     assert record["error"]["type"] == "StorageMisconfigured"
     assert "does not exist" in record["error"]["message"]
+
+
+def test_list_metadata_and_delete(backend: Backend) -> None:
+    api = backend.api
+    uploaded = []
+    for n in range(3):
+        uploaded.append(api.upload(f"{n}.txt", b"n" * n, "text/plain"))
+        # created_at has millisecond precision; files of the same millisecond list in id order.
+        time.sleep(0.002)
+    first = api.get("/api/files?limit=2").json()
+    assert [item["id"] for item in first["items"]] == [u["id"] for u in uploaded[::-1][:2]]
+    rest = api.get(f"/api/files?limit=2&cursor={first['next_cursor']}").json()
+    assert rest["items"][0] == uploaded[0]
+
+    gone = uploaded[1]
+    assert api.get(f"/api/files/{gone['id']}/metadata").json() == gone
+    assert api.delete(f"/api/files/{gone['id']}").status_code == 204
+    assert not backend.holds(gone["id"])
+    assert api.get(f"/api/files/{gone['id']}/metadata").status_code == 404
+    assert api.delete(f"/api/files/{gone['id']}").status_code == 404
+    listed = [item["id"] for item in api.get("/api/files?limit=200").json()["items"]]
+    assert gone["id"] not in listed and uploaded[2]["id"] in listed
+
+
+def test_purge_expired_deletes_uploads_and_outputs_that_expired(backend: Backend) -> None:
+    """Last in the module: its purge also deletes the files the tests above stored."""
+    api = backend.api
+    blob = api.upload("blob.bin", os.urandom(1000), "application/octet-stream")
+    packed = succeeded(
+        api, {"type": "file", "payload": {"file_id": blob["id"], "operation": "compress"}}
+    )
+    output = api.get(f"/api/files/{packed['output_file_id']}/metadata").json()
+    for record in (blob, output):
+        created = datetime.fromisoformat(record["created_at"])
+        assert datetime.fromisoformat(record["expires_at"]) - created == timedelta(days=7)
+
+    def purge(as_of: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "taskyard-admin"), "purge-expired", "--as-of", as_of],
+            env=backend.stack.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    early = purge(blob["created_at"])
+    assert early.returncode == 0, early.stderr
+    assert api.get(f"/api/files/{blob['id']}/metadata").status_code == 200
+
+    done = purge(output["expires_at"])
+    assert done.returncode == 0, done.stderr
+    assert "expired files deleted" in done.stdout
+    for record in (blob, output):
+        assert api.get(f"/api/files/{record['id']}/metadata").status_code == 404
+        assert not backend.holds(record["id"])
+    assert blob["id"] in done.stdout + done.stderr  # its file_expired log line
+    assert api.get("/api/files").json() == {"items": [], "next_cursor": None}

@@ -5,13 +5,17 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from support.s3 import S3Server
 from taskyard_common.storage import (
+    CursorInvalid,
     FileNotFound,
+    FilePage,
     FileStore,
     FileTooLarge,
     S3Options,
@@ -19,7 +23,11 @@ from taskyard_common.storage import (
     StorageUnavailable,
     is_file_id,
 )
+from taskyard_common.storage.layout import index_entry
 from taskyard_common.storage.s3 import PART_BYTES
+
+# created_at has millisecond precision; files of the same millisecond list in id order.
+CLOCK_TICK_SECONDS = 0.002
 
 
 def s3_store(server: S3Server, bucket: str, prefix: str = "files") -> FileStore:
@@ -136,7 +144,8 @@ def test_a_bucket_holds_the_layout_under_its_prefix(s3_server: S3Server) -> None
         b"y" * (PART_BYTES + 1), name="b", content_type="text/plain"
     )
     assert sorted(s3_server.keys(bucket)) == sorted(
-        f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")
+        [f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")]
+        + [f"team/a/index/{index_entry(f)}" for f in (small, big)]
     )
     # An ETag ending in -2 is S3's mark of an object sent as a two-part multipart upload.
     head = s3_server.client().head_object(Bucket=bucket, Key=f"team/a/{big.id[:2]}/{big.id}")
@@ -201,3 +210,72 @@ def test_an_unwritable_folder_fails_the_check(tmp_path: Path) -> None:
 def test_unknown_storage_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="expected file"):
         FileStore(url)
+
+
+def test_files_list_newest_first_page_by_page(store: FileStore) -> None:
+    ids = []
+    for n in range(5):
+        ids.append(store.save_bytes(b"x", name=f"{n}.txt", content_type="text/plain").id)
+        time.sleep(CLOCK_TICK_SECONDS)
+    first = store.list_page(limit=2)
+    assert [stored.id for stored in first.items] == ids[::-1][:2]
+    assert first.next_cursor is not None
+    second = store.list_page(limit=2, cursor=first.next_cursor)
+    third = store.list_page(limit=2, cursor=second.next_cursor)
+    assert [s.id for s in first.items + second.items + third.items] == ids[::-1]
+    assert third.next_cursor is None
+    # A full last page hands out a cursor; the page after it is empty.
+    full = store.list_page(limit=3, cursor=first.next_cursor)
+    assert full.next_cursor is not None
+    assert store.list_page(limit=2, cursor=full.next_cursor) == FilePage([], None)
+
+
+def test_a_cursor_this_store_did_not_hand_out_is_refused(store: FileStore) -> None:
+    with pytest.raises(CursorInvalid):
+        store.list_page(limit=2, cursor="../../etc")
+
+
+def test_a_file_carries_its_expiry(tmp_path: Path) -> None:
+    store = FileStore(f"file://{tmp_path}/files", ttl_seconds=90)
+    stored = store.save_bytes(b"x", name="x", content_type="text/plain")
+    created = datetime.fromisoformat(stored.created_at)
+    assert datetime.fromisoformat(stored.expires_at) - created == timedelta(seconds=90)
+    assert store.stat(stored.id).expires_at == stored.expires_at
+
+
+def test_delete_removes_the_bytes_the_record_and_the_index_entry(store: FileStore) -> None:
+    kept = store.save_bytes(b"kept", name="kept", content_type="text/plain")
+    gone = store.save_bytes(b"gone", name="gone", content_type="text/plain")
+    assert store.delete(gone.id) == gone
+    for missing in (store.stat, store.iter_chunks, store.delete):
+        with pytest.raises(FileNotFound):
+            missing(gone.id)
+    assert store.list_page(limit=10).items == [kept]
+
+
+def test_purge_deletes_only_what_has_expired(tmp_path: Path) -> None:
+    store = FileStore(f"file://{tmp_path}/files", ttl_seconds=60)
+    old = store.save_bytes(b"old", name="old", content_type="text/plain")
+    # A longer TTL later: files keep the expiry they were stored with.
+    later = FileStore(f"file://{tmp_path}/files", ttl_seconds=3600)
+    young = later.save_bytes(b"young", name="young", content_type="text/plain")
+    moment = datetime.fromisoformat(old.expires_at) + timedelta(seconds=1)
+
+    assert [stored.id for stored in later.purge_expired(moment)] == [old.id]
+    assert later.list_page(limit=10).items == [young]
+    assert list(later.purge_expired(moment)) == []
+
+
+def test_purge_on_s3_and_a_half_deleted_file(s3_server: S3Server) -> None:
+    bucket = s3_server.new_bucket()
+    store = s3_store(s3_server, bucket)
+    stored = store.save_bytes(b"abc", name="a", content_type="text/plain")
+    half_deleted = store.save_bytes(b"def", name="b", content_type="text/plain")
+    # A delete cut off after the record went: the index entry and the bytes are left.
+    record_key = f"files/{half_deleted.id[:2]}/{half_deleted.id}.json"
+    s3_server.client().delete_object(Bucket=bucket, Key=record_key)
+    assert store.list_page(limit=10).items == [stored]
+
+    far_future = datetime.fromisoformat(stored.expires_at) + timedelta(days=1)
+    assert [s.id for s in store.purge_expired(far_future)] == [stored.id]
+    assert [key for key in s3_server.keys(bucket) if key.startswith("files/")] == []

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     s3_region: str = ""
     # path (bucket in the URL path) suits most S3-compatible stores; auto lets botocore pick.
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Uploads and task outputs expire this long after creation (taskyard-admin purge-expired).
+    file_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
 
     smtp_host: str = ""
     smtp_port: int = 25

@@ -10,6 +10,9 @@ from pydantic import BaseModel, Field
 from taskyard_common.contracts.submit import (
     IDEMPOTENCY_KEY_DESCRIPTION,
     IDEMPOTENCY_KEY_PATTERN,
+    LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX,
+    MAX_CURSOR_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
 )
 from taskyard_common.records import TaskRecord
@@ -72,6 +75,19 @@ class FileInfo(BaseModel):
     sha256: str
     content_type: str
     created_at: str
+    expires_at: str = Field(
+        description="when taskyard-admin purge-expired may delete it (empty: never)"
+    )
+
+
+class FileList(BaseModel):
+    items: list[FileInfo]
+    next_cursor: str | None = None
+
+
+class FileListQuery(BaseModel):
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)
 
 
 class QueueInfo(BaseModel):

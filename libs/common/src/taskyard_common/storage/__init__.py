@@ -10,20 +10,29 @@ from taskyard_common.storage.errors import (
     StorageMisconfigured,
     StorageUnavailable,
 )
-from taskyard_common.storage.layout import FILE_ID_REGEX, StoredFile, is_file_id
+from taskyard_common.storage.layout import FILE_ID_REGEX, StoredFile, is_expired, is_file_id
 from taskyard_common.storage.options import S3Options
-from taskyard_common.storage.store import CHUNK_BYTES, DEFAULT_CONTENT_TYPE, FileStore
+from taskyard_common.storage.store import (
+    CHUNK_BYTES,
+    DEFAULT_CONTENT_TYPE,
+    CursorInvalid,
+    FilePage,
+    FileStore,
+)
 
 __all__ = [
     "CHUNK_BYTES",
     "DEFAULT_CONTENT_TYPE",
     "FILE_ID_REGEX",
+    "CursorInvalid",
     "FileNotFound",
+    "FilePage",
     "FileStore",
     "FileTooLarge",
     "S3Options",
     "StorageMisconfigured",
     "StorageUnavailable",
     "StoredFile",
+    "is_expired",
     "is_file_id",
 ]

@@ -28,6 +28,14 @@ class Backend(Protocol):
 
     def write_bytes(self, key: str, data: bytes) -> None: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the object; one that is already gone is no error."""
+        ...
+
+    def list_names(self, prefix: str, *, after: str, limit: int) -> list[str]:
+        """Up to `limit` names under the folder `prefix` ("index/"), in key order, after `after`."""
+        ...
+
     def check(self) -> None:
         """Raise unless the store can be used now (cheap: one round trip at most)."""
         ...

@@ -67,6 +67,22 @@ class FolderBackend:
         except OSError as error:
             raise StorageUnavailable(str(error)) from error
 
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as error:
+            raise StorageUnavailable(str(error)) from error
+
+    def list_names(self, prefix: str, *, after: str, limit: int) -> list[str]:
+        try:
+            names = os.listdir(self._path(prefix))
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise StorageUnavailable(str(error)) from error
+        # Half-written files (".name.part") are not entries yet.
+        return sorted(name for name in names if name > after and not name.startswith("."))[:limit]
+
     def check(self) -> None:
         if not os.access(self._root, os.W_OK | os.X_OK):
             raise StorageMisconfigured(f"the folder {self._root} is missing or not writable")

@@ -1,8 +1,11 @@
 """Where a file lives inside any backend, and what its metadata record holds: spelled once.
 
 A client never names a path: ids are generated here and checked against a strict
-pattern before they reach a backend. A file is two objects under the store's
-root, `<id[:2]>/<id>` (the bytes) and `<id[:2]>/<id>.json` (its StoredFile).
+pattern before they reach a backend. A file is three objects under the store's
+root, `<id[:2]>/<id>` (the bytes), `<id[:2]>/<id>.json` (its StoredFile) and an
+empty entry in the index, `index/<newest-first rank>-<id>`: the rank counts down
+as time goes on, so the index's plain key order (a folder listing, S3's
+ListObjectsV2) is newest first and a page resumes after the last entry it showed.
 """
 
 from __future__ import annotations
@@ -11,12 +14,17 @@ import json
 import re
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 
 from taskyard_common.storage.errors import FileNotFound
 
 FILE_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 FILE_ID_REGEX = FILE_ID_PATTERN.pattern
 MAX_NAME_CHARS = 255
+INDEX_PREFIX = "index/"
+# Microseconds since the epoch count down from here (beyond the year 5000), 17 digits wide.
+_RANK_CEILING = 10**17
+INDEX_ENTRY_PATTERN = re.compile(r"^(\d{17})-([0-9a-f]{32})$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class StoredFile:
     sha256: str
     content_type: str
     created_at: str
+    # Empty on files stored before expiry existed: those never expire on their own.
+    expires_at: str = ""
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -62,3 +72,31 @@ def clean_name(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     printable = "".join(ch for ch in base if ch.isprintable() and ch not in '\r\n"')
     return printable[:MAX_NAME_CHARS] or "file"
+
+
+def expiry(created: datetime, ttl_seconds: int) -> datetime:
+    return created + timedelta(seconds=ttl_seconds)
+
+
+def is_expired(expires_at: str, now: datetime) -> bool:
+    """A file expires at its recorded instant; one without a readable instant never does."""
+    try:
+        return datetime.fromisoformat(expires_at) <= now
+    except ValueError:
+        return False
+
+
+def index_entry(stored: StoredFile) -> str:
+    """The file's name in the index, from its record alone; entries sort newest first."""
+    micros = int(datetime.fromisoformat(stored.created_at).timestamp() * 1_000_000)
+    return f"{_RANK_CEILING - micros:017d}-{checked(stored.id)}"
+
+
+def index_key(entry: str) -> str:
+    return f"{INDEX_PREFIX}{entry}"
+
+
+def entry_file_id(entry: str) -> str | None:
+    """The file id an index entry names, None for a name that is not an entry (a cursor's too)."""
+    found = INDEX_ENTRY_PATTERN.fullmatch(entry)
+    return found.group(2) if found else None

@@ -186,6 +186,22 @@ class S3Backend:
     def write_bytes(self, key: str, data: bytes) -> None:
         self.call("put_object", key, Body=data)
 
+    def delete(self, key: str) -> None:
+        # S3 answers 204 for a key that does not exist: deleting twice is no error.
+        self.call("delete_object", key)
+
+    def list_names(self, prefix: str, *, after: str, limit: int) -> list[str]:
+        folder = self.object_key(prefix)
+        what = f"s3://{self.bucket}/{folder}"
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Prefix": folder, "MaxKeys": limit}
+        if after:
+            arguments["StartAfter"] = folder + after
+        try:
+            answer = self.client().list_objects_v2(**arguments)
+        except Exception as error:
+            raise classify(error, what) from error
+        return [str(item["Key"]).removeprefix(folder) for item in answer.get("Contents", [])]
+
     def check(self) -> None:
         what = f"s3://{self.bucket}"
         try:

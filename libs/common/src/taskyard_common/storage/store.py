@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import unquote, urlsplit
 
-from taskyard_common.clock import now_iso
+from taskyard_common.clock import iso, utc_now
 from taskyard_common.settings import Settings
 from taskyard_common.storage.backend import Backend
 from taskyard_common.storage.errors import (
@@ -20,9 +22,15 @@ from taskyard_common.storage.errors import (
 )
 from taskyard_common.storage.folder import FolderBackend
 from taskyard_common.storage.layout import (
+    INDEX_PREFIX,
     StoredFile,
     blob_key,
     clean_name,
+    entry_file_id,
+    expiry,
+    index_entry,
+    index_key,
+    is_expired,
     meta_key,
     new_file_id,
 )
@@ -30,6 +38,20 @@ from taskyard_common.storage.options import S3Options
 
 CHUNK_BYTES = 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+DEFAULT_TTL_SECONDS: int = Settings.model_fields["file_ttl_seconds"].default
+# How many index entries a purge reads at a time.
+PURGE_PAGE = 500
+
+
+class CursorInvalid(ValueError):
+    """A files cursor this API did not hand out."""
+
+
+@dataclass(frozen=True)
+class FilePage:
+    items: list[StoredFile]
+    # The last entry shown: the next page starts after it. None: nothing more.
+    next_cursor: str | None
 
 
 def open_backend(url: str, s3: S3Options) -> Backend:
@@ -46,8 +68,11 @@ def open_backend(url: str, s3: S3Options) -> Backend:
 
 
 class FileStore:
-    def __init__(self, url: str, s3: S3Options | None = None) -> None:
+    def __init__(
+        self, url: str, s3: S3Options | None = None, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+    ) -> None:
         self._backend = open_backend(url, s3 or S3Options())
+        self._ttl_seconds = ttl_seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStore:
@@ -58,6 +83,7 @@ class FileStore:
                 region=settings.s3_region,
                 addressing_style=settings.s3_addressing_style,
             ),
+            ttl_seconds=settings.file_ttl_seconds,
         )
 
     def check(self) -> None:
@@ -96,15 +122,19 @@ class FileStore:
             with self._backend.open_write(blob_key(file_id)) as raw:
                 hashing = _HashingWriter(raw)
                 yield cast(IO[bytes], hashing), outcome
+            created = utc_now()
             stored = StoredFile(
                 id=file_id,
                 name=clean_name(name),
                 size=hashing.size,
                 sha256=hashing.digest.hexdigest(),
                 content_type=content_type or DEFAULT_CONTENT_TYPE,
-                created_at=now_iso(),
+                created_at=iso(created),
+                expires_at=iso(expiry(created, self._ttl_seconds)),
             )
             self._backend.write_bytes(meta_key(file_id), stored.to_json())
+            # Indexed last, so every index entry but a half-deleted file's has a record.
+            self._backend.write_bytes(index_key(index_entry(stored)), b"")
         except STORAGE_ERRORS:
             raise
         except OSError as error:
@@ -124,6 +154,61 @@ class FileStore:
             return StoredFile.from_json(self._backend.read_bytes(meta_key(file_id)))
         except FileNotFound as error:
             raise FileNotFound(file_id) from error
+
+    def list_page(self, *, limit: int, cursor: str | None = None) -> FilePage:
+        """The newest files first, `limit` at most; `cursor` is a page's next_cursor."""
+        after = cursor or ""
+        if cursor is not None and entry_file_id(cursor) is None:
+            raise CursorInvalid("not a cursor from this API")
+        items: list[StoredFile] = []
+        while len(items) < limit:
+            entries = self._backend.list_names(INDEX_PREFIX, after=after, limit=limit - len(items))
+            for entry in entries:
+                after = entry
+                stored = self._indexed(entry)
+                if stored is not None:
+                    items.append(stored)
+            if not entries:
+                return FilePage(items, None)
+        return FilePage(items, after)
+
+    def _indexed(self, entry: str) -> StoredFile | None:
+        """The record an index entry names; None for a stray name or a half-deleted file."""
+        file_id = entry_file_id(entry)
+        if file_id is None:
+            return None
+        try:
+            return self.stat(file_id)
+        except FileNotFound:
+            return None
+
+    def delete(self, file_id: str) -> StoredFile:
+        """Delete the file's bytes, record and index entry, in that order; FileNotFound if none."""
+        stored = self.stat(file_id)
+        self._backend.delete(blob_key(stored.id))
+        self._backend.delete(meta_key(stored.id))
+        self._backend.delete(index_key(index_entry(stored)))
+        return stored
+
+    def purge_expired(self, now: datetime | None = None) -> Iterator[StoredFile]:
+        """Delete every indexed file expired at `now`, yielding each as it goes.
+
+        Index entries left by a half-done delete go too.
+        """
+        moment = now or utc_now()
+        after = ""
+        while entries := self._backend.list_names(INDEX_PREFIX, after=after, limit=PURGE_PAGE):
+            for entry in entries:
+                after = entry
+                file_id = entry_file_id(entry)
+                if file_id is None:
+                    continue
+                stored = self._indexed(entry)
+                if stored is None:
+                    self._backend.delete(blob_key(file_id))
+                    self._backend.delete(index_key(entry))
+                elif is_expired(stored.expires_at, moment):
+                    yield self.delete(stored.id)
 
     def _open_blob(self, file_id: str) -> IO[bytes]:
         try:

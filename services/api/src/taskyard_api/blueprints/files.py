@@ -1,4 +1,4 @@
-"""/api/files: upload (multipart field `file`) and download, streamed to and from storage."""
+"""/api/files: upload (multipart field `file`), download, list, metadata and delete."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel
 
 from taskyard_api.errors import ApiError
-from taskyard_api.models import ErrorResponse, FileInfo, FilePath
+from taskyard_api.models import ErrorResponse, FileInfo, FileList, FileListQuery, FilePath
 from taskyard_api.services import services
 from taskyard_common.logs import get_logger
-from taskyard_common.storage import FileNotFound, FileTooLarge
+from taskyard_common.storage import CursorInvalid, FileNotFound, FileTooLarge, StoredFile
 
 files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Tag(name="files")])
 log = get_logger("taskyard.api")
@@ -54,9 +54,59 @@ def upload_file(form: UploadForm) -> Response:
     except FileTooLarge as error:
         raise ApiError(413, str(error)) from error
     log.info("file_uploaded", file_id=stored.id, size=stored.size)
-    response = jsonify(FileInfo(**stored.__dict__).model_dump())
+    response = jsonify(_info(stored).model_dump())
     response.status_code = 201
     return response
+
+
+def _info(stored: StoredFile) -> FileInfo:
+    return FileInfo(**stored.__dict__)
+
+
+@files_bp.get(
+    "",
+    responses={200: FileList, 422: ErrorResponse},
+    summary="List files, newest first",
+    operation_id="listFiles",
+)
+def list_files(query: FileListQuery) -> Response:
+    try:
+        page = services().files.list_page(limit=query.limit, cursor=query.cursor)
+    except CursorInvalid as error:
+        raise ApiError(
+            422, f"cursor: {error}", details=[{"loc": ["query", "cursor"], "msg": str(error)}]
+        ) from error
+    listed = FileList(items=[_info(stored) for stored in page.items], next_cursor=page.next_cursor)
+    return jsonify(listed.model_dump())
+
+
+@files_bp.get(
+    "/<file_id>/metadata",
+    responses={200: FileInfo, 404: ErrorResponse},
+    summary="A file's record",
+    operation_id="getFileMetadata",
+)
+def file_metadata(path: FilePath) -> Response:
+    try:
+        stored = services().files.stat(path.file_id)
+    except FileNotFound as error:
+        raise ApiError(404, f"no file {path.file_id}") from error
+    return jsonify(_info(stored).model_dump())
+
+
+@files_bp.delete(
+    "/<file_id>",
+    responses={204: None, 404: ErrorResponse},
+    summary="Delete a file",
+    operation_id="deleteFile",
+)
+def delete_file(path: FilePath) -> Response:
+    try:
+        services().files.delete(path.file_id)
+    except FileNotFound as error:
+        raise ApiError(404, f"no file {path.file_id}") from error
+    log.info("file_deleted", file_id=path.file_id)
+    return Response(status=204)
 
 
 @files_bp.get(
