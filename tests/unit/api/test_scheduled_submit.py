@@ -84,6 +84,10 @@ VALIDATION_CASES: list[tuple[dict[str, Any], list[tuple[list[Any], str]] | None]
         [(["run_at"], "Input should have timezone info")],
     ),
     ({"run_at": "tomorrow"}, [(["run_at"], "Input should be a valid datetime")]),
+    (
+        {"run_at": "0001-01-01T00:00:00+01:00"},
+        [(["run_at"], "Input is outside the datetime range")],
+    ),
     ({"delay_seconds": -1}, [(["delay_seconds"], "Input should be greater than or equal to 0")]),
     ({"delay_seconds": "3"}, [(["delay_seconds"], "Input should be a valid integer")]),
 ]

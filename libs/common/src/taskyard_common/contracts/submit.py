@@ -3,7 +3,7 @@ limit and schedule."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -76,9 +76,17 @@ class _Submission(StrictModel):
     @field_validator("run_at")
     @classmethod
     def _run_at_within_the_schedule_limit(cls, value: datetime | None) -> datetime | None:
-        if value is not None:
-            _check_schedule_limit((value - utc_now()).total_seconds())
-        return value
+        if value is None:
+            return value
+        try:
+            # In UTC, as every time the API shows; 0001-01-01T00:00:00+01:00 has no UTC form.
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "Input is outside the datetime range"
+            ) from None
+        _check_schedule_limit((in_utc - utc_now()).total_seconds())
+        return in_utc
 
     @field_validator("delay_seconds")
     @classmethod
