@@ -104,7 +104,9 @@ def test_the_schedule_is_validated(
         return
     assert response.status_code == 422, response.get_data(as_text=True)
     details = response.get_json()["error"]["details"]
-    assert [(d["loc"], d["msg"].split(",")[0]) for d in details] == errors
+    assert [d["loc"] for d in details] == [loc for loc, _ in errors]
+    for detail, (_, message) in zip(details, errors, strict=True):
+        assert detail["msg"].startswith(message), detail
 
 
 def test_a_batch_item_is_validated_the_same_way(client: FlaskClient) -> None:
