@@ -163,6 +163,10 @@ class _ConfirmChannel:
         declare_native_delayed_delivery_exchanges_and_queues(
             self.connection, celery.conf.broker_native_delayed_delivery_queue_type
         )
+        # A binding needs its queue: declared here, before any worker may have.
+        with self.connection.channel() as channel:
+            for task_queue in _QUEUES.values():
+                task_queue.bind(channel).declare()
         for task_queue in _QUEUES.values():
             bind_queue_to_native_delayed_delivery_exchange(self.connection, task_queue)
         self._delays_declared = True
