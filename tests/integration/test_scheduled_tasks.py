@@ -16,7 +16,7 @@ from typing import Any
 
 from support.client import ApiClient
 from support.polling import eventually
-from support.stack import Stack
+from support.stack import Stack, running_stack
 
 START_TOLERANCE_SECONDS = 3.0
 PAYLOAD = {"input": {"records": [{"x": 1}]}}
@@ -130,3 +130,20 @@ def test_a_scheduled_task_survives_a_restart_of_its_worker_and_the_api(stack: St
     assert record["attempts"] == 1
     assert _at(record["started_at"]) >= _at(record["run_at"])
     stack.wait_queue_ready(queue, 0)
+
+
+def test_a_task_scheduled_before_any_worker_ever_started_is_kept() -> None:
+    """On a fresh vhost nothing but the API has declared anything: the API itself sets up
+    the delay queues and their way into the task's queue."""
+    queue = "data.low"
+    with running_stack("scheduled-first", queues=[]) as fresh:
+        api = ApiClient(fresh.base_url)
+        task = api.submit(
+            {"type": "data", "priority": "low", "delay_seconds": 1, "payload": PAYLOAD}
+        )
+        assert task["status"] == "SCHEDULED"
+        fresh.wait_queue_ready(queue, 1, timeout_seconds=20)
+        fresh.start_worker(queue)
+        record = api.wait_for(task["id"], timeout_seconds=30)
+        assert record["status"] == "SUCCESS"
+        assert _statuses(record) == ["SCHEDULED", "RECEIVED", "PROCESSING", "SUCCESS"]
