@@ -17,7 +17,7 @@ from support.client import ApiClient
 from support.private_servers import PrivateRabbitMQ, PrivateRedis
 from support.stack import Stack
 
-DELAY_SECONDS = 30
+DELAY_SECONDS = 45
 START_TOLERANCE_SECONDS = 5.0
 QUEUES = ["data.high", "data.normal"]
 TASKS_PER_QUEUE = 5

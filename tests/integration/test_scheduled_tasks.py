@@ -44,6 +44,7 @@ def _worker_events(stack: Stack, queue: str) -> list[tuple[str, str]]:
 
 def _assert_started_on_time(record: dict[str, Any]) -> None:
     late = _at(record["started_at"]) - _at(record["run_at"])
+    print(f"\ntask {record['id']} started {late.total_seconds():.3f} s after its run_at")
     assert timedelta(0) <= late <= timedelta(seconds=START_TOLERANCE_SECONDS), late
 
 
