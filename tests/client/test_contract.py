@@ -12,6 +12,5 @@ def test_task_types_and_priorities() -> None:
 
 
 def test_statuses() -> None:
-    # SCHEDULED is the contract's (scheduled tasks); the server's enum gains it with them.
-    assert set(contract.STATUSES) == {status.value for status in records.TaskStatus} | {"SCHEDULED"}
+    assert tuple(status.value for status in records.TaskStatus) == contract.STATUSES
     assert {status.value for status in records.FINAL_STATUSES} == contract.FINAL_STATUSES

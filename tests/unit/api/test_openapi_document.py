@@ -81,3 +81,13 @@ def test_submit_has_one_example_per_task_type_data_first(document: dict[str, Any
 def test_each_submit_example_is_a_valid_submit_body(name: str) -> None:
     submission = parse_submission(SUBMIT_EXAMPLES[name]["value"])
     assert submission.type == name
+
+
+def test_the_schedule_fields_are_documented(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    submit = schemas["DataSubmission"]["properties"]
+    assert submit["run_at"]["anyOf"][0] == {"format": "date-time", "type": "string"}
+    assert submit["delay_seconds"]["anyOf"][0] == {"minimum": 0, "type": "integer"}
+    assert "TASKYARD_MAX_SCHEDULE_SECONDS" in submit["delay_seconds"]["description"]
+    assert "run_at" in schemas["TaskRecord"]["properties"]
+    assert "SCHEDULED" in schemas["TaskStatus"]["enum"]

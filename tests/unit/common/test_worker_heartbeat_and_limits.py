@@ -99,7 +99,7 @@ class _Store:
     def fail(self, task_id: str, error: dict[str, Any]) -> Any:
         first = task_id not in [failed_id for failed_id, _ in self.failed]
         self.failed.append((task_id, error))
-        return SimpleNamespace(applied=first, created_at=None)
+        return SimpleNamespace(applied=first, due_at=None)
 
 
 def _failure_count() -> float:

@@ -11,6 +11,7 @@ from taskyard_common.topology import Priority, TaskType
 
 
 class TaskStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
     QUEUED = "QUEUED"
     RECEIVED = "RECEIVED"
     PROCESSING = "PROCESSING"
@@ -47,6 +48,9 @@ class TaskRecord(BaseModel):
         default=None, description="seconds one attempt may run before it is stopped"
     )
     created_at: str
+    run_at: str | None = Field(
+        default=None, description="when a scheduled task was asked to run (run_at or delay_seconds)"
+    )
     started_at: str | None = None
     finished_at: str | None = None
     next_retry_at: str | None = None

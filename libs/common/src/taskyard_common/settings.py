@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, gt=0)
     max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
     max_batch_tasks: int = Field(default=1000, ge=1)
+    # How far ahead a submit may schedule its task (run_at or delay_seconds).
+    max_schedule_seconds: int = Field(default=30 * 24 * 3600, ge=1)
     max_data_records: int = Field(default=100_000, gt=0)
     max_json_depth: int = Field(default=32, ge=2, le=1000)
     image_max_pixels: int = Field(default=50_000_000, gt=0)

@@ -76,11 +76,15 @@ end
 redis.call('HSET', KEYS[1], 'status', final)
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[5]) end
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-local fields = redis.call('HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at')
+local fields = redis.call(
+  'HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at', 'run_at')
 reindex(fields[1], current, final, fields[2], fields[3], fields[4])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-return {1, current, fields[5]}
+-- Due at its creation, or at a later run_at (same timestamp format: strings compare as times).
+local due_at = fields[5]
+if fields[6] and fields[6] ~= '' and (not due_at or fields[6] > due_at) then due_at = fields[6] end
+return {1, current, due_at}
 """
 )
 
@@ -153,8 +157,9 @@ class NewTask:
 class TransitionOutcome:
     applied: bool
     previous_status: TaskStatus | None
-    # Returned by an applied transition, so a worker needs no extra read to time the task.
-    created_at: str | None = None
+    # When the task was due (created_at, or a later run_at): returned by an applied
+    # transition, so a worker needs no extra read to time the task.
+    due_at: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -320,13 +325,13 @@ class StatusStore:
         ]
         for name, value in fields.items():
             args.extend((name, _encode(value)))
-        applied, previous, *created_at = self._transition(
+        applied, previous, *due_at = self._transition(
             keys=[task_key(task_id), history_key(task_id)], args=args
         )
         return TransitionOutcome(
             bool(applied),
             TaskStatus(previous) if previous else None,
-            created_at[0] if created_at else None,
+            due_at[0] if due_at else None,
         )
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:

@@ -215,9 +215,7 @@ def register_task(
         metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)
         if finished.applied:
             log.info("task_succeeded", duration_seconds=round(duration, 4))
-            worker_monitoring.observe_end_to_end(
-                finished.created_at, task_type, priority, "SUCCESS"
-            )
+            worker_monitoring.observe_end_to_end(finished.due_at, task_type, priority, "SUCCESS")
         else:
             log.info("task_result_discarded", status=finished.previous_status)
 
@@ -294,7 +292,7 @@ def _report_failed(
     failed: TransitionOutcome, info: dict[str, Any], log: Any, task_type: str, priority: str
 ) -> None:
     metrics.TASK_FAILURES.labels(task_type, priority).inc()
-    worker_monitoring.observe_end_to_end(failed.created_at, task_type, priority, "FAILED")
+    worker_monitoring.observe_end_to_end(failed.due_at, task_type, priority, "FAILED")
     log.error(
         "task_failed", error_type=info["type"], error=info["message"], retryable=info["retryable"]
     )

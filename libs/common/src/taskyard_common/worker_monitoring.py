@@ -147,9 +147,10 @@ def seconds_since(created_at: str | None) -> float | None:
     return max(0.0, (utc_now() - created).total_seconds())
 
 
-def observe_end_to_end(created_at: str | None, task_type: str, priority: str, status: str) -> None:
-    """Time from submit (the record's created_at, returned by the final transition)."""
-    elapsed = seconds_since(created_at)
+def observe_end_to_end(due_at: str | None, task_type: str, priority: str, status: str) -> None:
+    """Time from when the task was due: its submit, or a later run_at (returned by the final
+    transition), so a scheduled task's wait does not count."""
+    elapsed = seconds_since(due_at)
     if elapsed is not None:
         metrics.TASK_END_TO_END.labels(task_type, priority, status).observe(elapsed)
 

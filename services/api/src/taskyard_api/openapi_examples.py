@@ -38,7 +38,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
         },
     },
     "email": {
-        "summary": "email: a templated message",
+        "summary": "email: a templated message, sent a minute from now",
         "value": {
             "type": "email",
             "priority": "high",
@@ -49,6 +49,7 @@ SUBMIT_EXAMPLES: dict[str, dict[str, Any]] = {
                 "context": {"name": "Ada"},
             },
             "max_retries": 5,
+            "delay_seconds": 60,
         },
     },
     "file": {

@@ -13,11 +13,19 @@ import queue
 import select
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 import amqp
 import kombu
 from celery import Celery
 from kombu.exceptions import KombuError
+from kombu.transport.native_delayed_delivery import (
+    MAX_LEVEL,
+    bind_queue_to_native_delayed_delivery_exchange,
+    calculate_routing_key,
+    declare_native_delayed_delivery_exchanges_and_queues,
+    level_name,
+)
 
 from taskyard_common import topology
 from taskyard_common.celery_app import (
@@ -25,6 +33,9 @@ from taskyard_common.celery_app import (
     PUBLISH_RETRY_MAX_SECONDS,
     task_reprs,
 )
+from taskyard_common.clock import utc_now
+from taskyard_common.records import TaskRecord, TaskStatus
+from taskyard_common.schedule import broker_delay_seconds
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import NewTask
 
@@ -33,6 +44,16 @@ CONNECT_RETRIES = 2
 IDLE_PROBE_SECONDS = 0.001
 PERSISTENT = 2
 _QUEUES = {q.name: q for q in topology.kombu_queues()}
+# Every delay enters at the top level, which routes it down by the bits of its routing key.
+DELAY_ENTRY_EXCHANGE = level_name(MAX_LEVEL)
+
+
+def scheduled_run_at(record: TaskRecord) -> datetime | None:
+    """When a SCHEDULED record's message is due; None for every other record (a rerun of a
+    cancelled scheduled task runs at once)."""
+    if record.status is not TaskStatus.SCHEDULED or record.run_at is None:
+        return None
+    return datetime.fromisoformat(record.run_at)
 
 
 class PublishFailed(Exception):
@@ -86,6 +107,7 @@ class _ConfirmChannel:
             broker_url, connect_timeout=BROKER_CONNECT_TIMEOUT_SECONDS, heartbeat=0
         )
         self._producer: kombu.Producer | None = None
+        self._delays_declared = False
         self._sent = 0
         self._tracker = ConfirmTracker(1, 0)
 
@@ -128,8 +150,26 @@ class _ConfirmChannel:
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
             self._sent = 0
+            self._delays_declared = False
             self._producer = kombu.Producer(channel, auto_declare=False)
         return self._producer
+
+    def _declare_delays(self, celery: Celery) -> None:
+        """The delay exchanges and queues, and every task queue's binding to them, once per
+        connection: the workers declare them too, but a scheduled task may come before any
+        worker has started, and a delayed message with nowhere to go is dropped."""
+        if self._delays_declared:
+            return
+        declare_native_delayed_delivery_exchanges_and_queues(
+            self.connection, celery.conf.broker_native_delayed_delivery_queue_type
+        )
+        # A binding needs its queue: declared here, before any worker may have.
+        with self.connection.channel() as channel:
+            for task_queue in _QUEUES.values():
+                task_queue.bind(channel).declare()
+        for task_queue in _QUEUES.values():
+            bind_queue_to_native_delayed_delivery_exchange(self.connection, task_queue)
+        self._delays_declared = True
 
     def reset(self) -> None:
         """Drop the connection: acks still in flight on it must not count for a later batch."""
@@ -149,6 +189,8 @@ class _ConfirmChannel:
         self._tracker = ConfirmTracker(0, len(tasks))
         try:
             producer = self._open()
+            if any(scheduled_run_at(new.record) for new in tasks):
+                self._declare_delays(celery)
             self._tracker.first_tag = self._sent + 1
             for new in tasks:
                 self._send(celery, settings, producer, new)
@@ -176,19 +218,27 @@ class _ConfirmChannel:
         # The attempt's time limits travel with the message: the worker's prefork pool
         # enforces them, and a retry the worker publishes keeps them.
         soft_limit, hard_limit = settings.attempt_time_limits(record.type, record.timeout_seconds)
+        run_at = scheduled_run_at(record)
+        delay = 0 if run_at is None else broker_delay_seconds(run_at, utc_now())
+        exchange, routing_key = topology.EXCHANGE_NAME, record.queue
+        if delay:
+            exchange = DELAY_ENTRY_EXCHANGE
+            routing_key = calculate_routing_key(delay, record.queue)
         headers, properties, body, _ = celery.amqp.as_task_v2(
             record.id,
             topology.TASK_NAMES[record.type],
             kwargs={"payload": new.payload, "max_retries": record.max_retries},
             soft_time_limit=soft_limit,
             time_limit=hard_limit,
+            # The worker holds a message that comes early until then: never before run_at.
+            eta=run_at if delay else None,
             ignore_result=True,
             **task_reprs(record.type, record.max_retries),
         )
         producer.publish(
             body,
-            exchange=topology.EXCHANGE_NAME,
-            routing_key=record.queue,
+            exchange=exchange,
+            routing_key=routing_key,
             serializer="json",
             headers=headers,
             delivery_mode=PERSISTENT,

@@ -21,10 +21,11 @@ from taskyard_api.errors import BackendUnavailable
 from taskyard_api.publisher import PublishFailed
 from taskyard_api.services import Services
 from taskyard_common import topology
-from taskyard_common.clock import now_iso
+from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts.submit import Submission
 from taskyard_common.logs import get_logger
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
+from taskyard_common.schedule import is_scheduled, requested_run_at
 from taskyard_common.status_store import NewTask
 
 # A key's holder can vanish between the claim and the read (it expired, or its own submit
@@ -60,13 +61,16 @@ def idempotency_scope(key: str) -> str:
 
 def _new_task(found: Services, request: Request) -> NewTask:
     submission = request.submission
-    created_at = now_iso()
+    now = utc_now()
+    created_at = iso(now)
+    run_at = requested_run_at(submission.run_at, submission.delay_seconds, now)
+    status = TaskStatus.SCHEDULED if is_scheduled(run_at, now) else TaskStatus.QUEUED
     record = TaskRecord(
         id=str(uuid.uuid4()),
         type=submission.type,
         priority=submission.priority,
         queue=topology.queue_name(submission.type, submission.priority),
-        status=TaskStatus.QUEUED,
+        status=status,
         max_retries=(
             found.settings.retry_max_retries
             if submission.max_retries is None
@@ -76,7 +80,8 @@ def _new_task(found: Services, request: Request) -> NewTask:
             submission.timeout_seconds or found.settings.time_limit_seconds(submission.type)
         ),
         created_at=created_at,
-        history=[HistoryEntry(status=TaskStatus.QUEUED, at=created_at)],
+        run_at=None if run_at is None else iso(run_at),
+        history=[HistoryEntry(status=status, at=created_at)],
     )
     return NewTask(
         record,
@@ -144,4 +149,5 @@ def _log_submitted(submitted: list[NewTask]) -> None:
             priority=record.priority,
             attempt=0,
             queue=record.queue,
+            **({"run_at": record.run_at} if record.status is TaskStatus.SCHEDULED else {}),
         )

@@ -1,11 +1,13 @@
-"""The submit request: a task type, its payload, a priority, an optional retry budget and
-time limit."""
+"""The submit request: a task type, its payload, a priority, an optional retry budget, time
+limit and schedule."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     Field,
     RootModel,
@@ -15,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from taskyard_common.clock import utc_now
 from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
 from taskyard_common.contracts.email import EmailPayload
@@ -53,6 +56,49 @@ class _Submission(StrictModel):
         strict=True,
         description="defaults to the server setting",
     )
+    run_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "RFC 3339 with an offset: the task is SCHEDULED until then (a past moment runs now);"
+            " at most TASKYARD_MAX_SCHEDULE_SECONDS ahead; not with delay_seconds"
+        ),
+    )
+    delay_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        strict=True,
+        description=(
+            "run this many seconds after the submit (SCHEDULED until then);"
+            " at most TASKYARD_MAX_SCHEDULE_SECONDS; not with run_at"
+        ),
+    )
+
+    @field_validator("run_at")
+    @classmethod
+    def _run_at_within_the_schedule_limit(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        try:
+            # In UTC, as every time the API shows; 0001-01-01T00:00:00+01:00 has no UTC form.
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            raise PydanticCustomError(
+                "datetime_range", "Input is outside the datetime range"
+            ) from None
+        _check_schedule_limit((in_utc - utc_now()).total_seconds())
+        return in_utc
+
+    @field_validator("delay_seconds")
+    @classmethod
+    def _delay_alone_and_within_the_schedule_limit(
+        cls, value: int | None, info: ValidationInfo
+    ) -> int | None:
+        if value is None:
+            return value
+        if info.data.get("run_at") is not None:
+            raise PydanticCustomError("schedule_conflict", "Give run_at or delay_seconds, not both")
+        _check_schedule_limit(value)
+        return value
 
     @field_validator("timeout_seconds", check_fields=False)
     @classmethod
@@ -67,6 +113,16 @@ class _Submission(StrictModel):
                 {"le": limit, "task_type": info.data["type"]},
             )
         return value
+
+
+def _check_schedule_limit(seconds_ahead: float) -> None:
+    limit = get_settings().max_schedule_seconds
+    if seconds_ahead > limit:
+        raise PydanticCustomError(
+            "schedule_too_far",
+            "At most {limit} seconds ahead (TASKYARD_MAX_SCHEDULE_SECONDS)",
+            {"limit": limit},
+        )
 
 
 class DataSubmission(_Submission):
@@ -93,7 +149,8 @@ Submission = Annotated[
 
 
 class SubmitRequest(RootModel[Submission]):
-    """POST /api/tasks: `{"type", "priority"?, "payload", "max_retries"?}`."""
+    """POST /api/tasks: `{"type", "priority"?, "payload", "max_retries"?, "timeout_seconds"?,
+    "run_at"? | "delay_seconds"?}`."""
 
 
 class _BatchItem(StrictModel):
