@@ -63,6 +63,13 @@ class BackendUnavailable(ApiError):
         )
 
 
+def invalid_cursor(error: Exception) -> ApiError:
+    """A cursor this API did not hand out, or one sent with another query: 422 at the cursor."""
+    return ApiError(
+        422, f"cursor: {error}", details=[{"loc": ["query", "cursor"], "msg": str(error)}]
+    )
+
+
 def error_response(error: ApiError) -> Response:
     body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
     response = jsonify(body)

@@ -9,7 +9,7 @@ from flask import Response, jsonify, request, stream_with_context
 from flask_openapi3 import APIBlueprint, FileStorage, Tag
 from pydantic import BaseModel
 
-from taskyard_api.errors import ApiError
+from taskyard_api.errors import ApiError, error_response, invalid_cursor
 from taskyard_api.models import ErrorResponse, FileInfo, FileList, FileListQuery, FilePath
 from taskyard_api.services import services
 from taskyard_common.logs import get_logger
@@ -63,6 +63,13 @@ def _info(stored: StoredFile) -> FileInfo:
     return FileInfo(**stored.__dict__)
 
 
+@files_bp.errorhandler(FileNotFound)
+def _no_such_file(error: FileNotFound) -> Response:
+    # The id the client named, not the storage key the backend reports.
+    file_id = (request.view_args or {}).get("file_id", "")
+    return error_response(ApiError(404, f"no file {file_id}"))
+
+
 @files_bp.get(
     "",
     responses={200: FileList, 422: ErrorResponse},
@@ -73,9 +80,7 @@ def list_files(query: FileListQuery) -> Response:
     try:
         page = services().files.list_page(limit=query.limit, cursor=query.cursor)
     except CursorInvalid as error:
-        raise ApiError(
-            422, f"cursor: {error}", details=[{"loc": ["query", "cursor"], "msg": str(error)}]
-        ) from error
+        raise invalid_cursor(error) from error
     listed = FileList(items=[_info(stored) for stored in page.items], next_cursor=page.next_cursor)
     return jsonify(listed.model_dump())
 
@@ -87,10 +92,7 @@ def list_files(query: FileListQuery) -> Response:
     operation_id="getFileMetadata",
 )
 def file_metadata(path: FilePath) -> Response:
-    try:
-        stored = services().files.stat(path.file_id)
-    except FileNotFound as error:
-        raise ApiError(404, f"no file {path.file_id}") from error
+    stored = services().files.stat(path.file_id)
     return jsonify(_info(stored).model_dump())
 
 
@@ -101,10 +103,7 @@ def file_metadata(path: FilePath) -> Response:
     operation_id="deleteFile",
 )
 def delete_file(path: FilePath) -> Response:
-    try:
-        services().files.delete(path.file_id)
-    except FileNotFound as error:
-        raise ApiError(404, f"no file {path.file_id}") from error
+    services().files.delete(path.file_id)
     log.info("file_deleted", file_id=path.file_id)
     return Response(status=204)
 
@@ -117,11 +116,8 @@ def delete_file(path: FilePath) -> Response:
 )
 def download_file(path: FilePath) -> Response:
     found = services()
-    try:
-        stored = found.files.stat(path.file_id)
-        chunks = found.files.iter_chunks(stored.id)
-    except FileNotFound as error:
-        raise ApiError(404, f"no file {path.file_id}") from error
+    stored = found.files.stat(path.file_id)
+    chunks = found.files.iter_chunks(stored.id)
     response = Response(stream_with_context(chunks), mimetype=stored.content_type)
     response.headers["Content-Length"] = str(stored.size)
     response.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(stored.name)}"

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from taskyard_api import submission
-from taskyard_api.errors import ApiError, BackendUnavailable
+from taskyard_api.errors import ApiError, BackendUnavailable, invalid_cursor
 from taskyard_api.models import (
     UUID_REGEX,
     BatchAccepted,
@@ -138,9 +138,7 @@ def list_tasks(query: TaskListQuery) -> Response:
             cursor=query.cursor,
         )
     except CursorError as error:
-        raise ApiError(
-            422, f"cursor: {error}", details=[{"loc": ["query", "cursor"], "msg": str(error)}]
-        ) from error
+        raise invalid_cursor(error) from error
     return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
