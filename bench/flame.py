@@ -16,19 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench.run import (
-    API_KEY,
-    BIN,
-    REPO_ROOT,
-    WRK_CONNECTIONS,
-    WRK_THREADS,
-    Report,
-    Run,
-    say,
-    wait_http_ready,
-    wrk_argv,
-)
-from bench.stack import Backends
+from bench.report import Report, say
+from bench.session import API_KEY, Run
+from bench.submit import WRK_CONNECTIONS, WRK_THREADS, wrk_argv
+from support.stack import BIN, REPO_ROOT, Backends, wait_http_ready
 
 DEFAULT_SECONDS = 15
 SAMPLES_PER_SECOND = 200
@@ -39,7 +30,7 @@ def main() -> int:
     seconds = int(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_SECONDS
     workdir = REPO_ROOT / ".run" / "bench" / f"flame-{time.strftime('%Y%m%dT%H%M%S')}"
     (workdir / "files").mkdir(parents=True)
-    backends = Backends.create()
+    backends = Backends.create("taskyard-bench")
     run = Run(workdir, backends, Report())
     try:
         api, url = run.start_gunicorn("taskyard-api", None)

@@ -1,8 +1,10 @@
-"""Memory of a process tree, sampled while it works: what "streams, never holds" tests measure."""
+"""Memory of a process tree: sampled while it works (what "streams, never holds" tests
+measure), or read once (the bench's idle figures)."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import psutil
 
@@ -65,3 +67,29 @@ class RssSampler:
             f"peak summed RSS of the tree {self.peak_tree_rss_sum / MIB:.1f} MiB "
             f"({self.samples} samples)"
         )
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One reading of a process tree: RSS and PSS summed, and the largest process's RSS."""
+
+    processes: int
+    rss_mb: float
+    pss_mb: float
+    largest_rss_mb: float
+
+
+def tree_memory(pids: list[int]) -> Memory:
+    """RSS and PSS summed over processes (RSS counts pages shared after fork once per
+    process), and the RSS of the largest single process."""
+    rss = pss = largest = 0
+    for pid in pids:
+        info = psutil.Process(pid).memory_full_info()
+        rss += info.rss
+        pss += getattr(info, "pss", info.rss)
+        largest = max(largest, info.rss)
+    return Memory(len(pids), rss / MIB, pss / MIB, largest / MIB)
+
+
+def with_children(pid: int) -> list[int]:
+    return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]

@@ -1,7 +1,10 @@
-"""A whole Taskyard stack for tests: its own RabbitMQ vhost, Redis db, storage and SMTP.
+"""The one Python harness of the tests and the bench: a whole Taskyard stack in its own
+RabbitMQ vhost, Redis db, storage folder and SMTP catcher.
 
 The API runs under gunicorn and every worker is a real `taskyard-<type>-worker`
-process, exactly as `make run` starts them.
+process, exactly as `make run` starts them. The bench (bench/) builds on the lower
+layers (Backends, ManagedProcess and the waits) to start its own processes beside
+the baselines, with tests/ on its PYTHONPATH (scripts/bench.sh).
 """
 
 from __future__ import annotations
@@ -35,16 +38,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 40
-# Stacks of parallel test runs each claim their own Redis database number.
+# Every stack (a test's or the bench's) claims its own Redis database number.
 TEST_REDIS_DBS = range(1, 16)
 TEST_REDIS_DB_LEASE_SECONDS = 3600
+REDIS_DB_LEASE_KEY = "taskyard-test:db-lease:{db}"
 
 
 def claim_redis_db(endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> int:
     control = redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port, db=0)
     for db in TEST_REDIS_DBS:
         if control.set(
-            f"taskyard-test:db-lease:{db}", os.getpid(), nx=True, ex=TEST_REDIS_DB_LEASE_SECONDS
+            REDIS_DB_LEASE_KEY.format(db=db), os.getpid(), nx=True, ex=TEST_REDIS_DB_LEASE_SECONDS
         ):
             return db
     raise RuntimeError("every test Redis database is leased; delete taskyard-test:db-lease:*")
@@ -52,7 +56,7 @@ def claim_redis_db(endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> 
 
 def release_redis_db(db: int, endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> None:
     redis.Redis(host=endpoints.redis_host, port=endpoints.redis_port, db=0).delete(
-        f"taskyard-test:db-lease:{db}"
+        REDIS_DB_LEASE_KEY.format(db=db)
     )
 
 
@@ -84,8 +88,87 @@ def management(
     return response
 
 
+@dataclass
+class Backends:
+    """A private RabbitMQ vhost and a leased, flushed Redis database, released by close()."""
+
+    vhost: str
+    redis_db: int
+    redis: redis.Redis
+    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
+
+    @classmethod
+    def create(
+        cls, prefix: str, endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
+    ) -> Backends:
+        vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        management("PUT", f"/vhosts/{vhost}", endpoints)
+        management(
+            "PUT",
+            f"/permissions/{vhost}/guest",
+            endpoints,
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        )
+        try:
+            redis_db = claim_redis_db(endpoints)
+        except RuntimeError:
+            management("DELETE", f"/vhosts/{vhost}", endpoints)
+            raise
+        client = redis.Redis(
+            host=endpoints.redis_host,
+            port=endpoints.redis_port,
+            db=redis_db,
+            decode_responses=True,
+        )
+        client.flushdb()
+        return cls(vhost, redis_db, client, endpoints)
+
+    @property
+    def broker_url(self) -> str:
+        return self.endpoints.broker_url(self.vhost)
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self.endpoints.redis_host}:{self.endpoints.redis_port}/{self.redis_db}"
+
+    def queue_stats(self, queue: str) -> dict[str, int]:
+        """Live counts from a passive declare (the management API lags by seconds)."""
+        with kombu.Connection(self.broker_url, connect_timeout=5) as connection:
+            channel = connection.channel()
+            try:
+                _, ready, consumers = channel.queue_declare(queue=queue, passive=True)
+            except amqp.exceptions.NotFound:
+                return {"consumers": 0, "ready": 0}
+            finally:
+                if channel.is_open:
+                    channel.close()
+        return {"consumers": int(consumers), "ready": int(ready)}
+
+    def purge(self, queue: str) -> None:
+        with kombu.Connection(self.broker_url, connect_timeout=5) as connection:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(queue)
+            except amqp.exceptions.NotFound:
+                pass
+            finally:
+                if channel.is_open:
+                    channel.close()
+
+    def close(self) -> None:
+        try:
+            management("DELETE", f"/vhosts/{self.vhost}", self.endpoints)
+            self.redis.flushdb()
+            release_redis_db(self.redis_db, self.endpoints)
+        except (requests.RequestException, redis.RedisError) as error:
+            print(
+                f"warning: could not release {self.vhost} / db {self.redis_db}: {error}",
+                file=sys.stderr,
+            )
+
+
 def _die_with_parent() -> None:
-    """SIGKILL the child when the test process dies, so no orphan worker outlives a run."""
+    """SIGKILL the child when its parent (a test run, the bench) dies: no orphan outlives it."""
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -99,7 +182,7 @@ class ManagedProcess:
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> ManagedProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             self.argv,
@@ -109,6 +192,7 @@ class ManagedProcess:
             cwd=REPO_ROOT,
             preexec_fn=_die_with_parent,
         )
+        return self
 
     @property
     def pid(self) -> int:
@@ -117,6 +201,11 @@ class ManagedProcess:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def require_running(self) -> None:
+        if not self.running():
+            tail = self.log_text()[-3000:]
+            raise RuntimeError(f"{self.name} exited; the end of its log:\n{tail}")
 
     def signal(self, signum: int) -> None:
         if self.running():
@@ -131,10 +220,10 @@ class ManagedProcess:
             try:
                 self.process.wait(timeout=timeout_seconds)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
         if self._log:
             self._log.close()
+            self._log = None
         return self.process.returncode
 
     def kill(self) -> None:
@@ -153,16 +242,47 @@ class ManagedProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def wait_http_ready(
+    url: str, process: ManagedProcess | None, timeout_seconds: float = READY_TIMEOUT_SECONDS
+) -> None:
+    """Until `url` answers 200; fails at once with the log should `process` exit."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process is not None:
+            process.require_running()
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready in {timeout_seconds}s")
+
+
+def wait_consuming(
+    backends: Backends,
+    queue: str,
+    process: ManagedProcess | None,
+    timeout_seconds: float = READY_TIMEOUT_SECONDS,
+) -> None:
+    """Until `queue` has a consumer; fails at once with the log should `process` exit."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if backends.queue_stats(queue)["consumers"] > 0:
+            return
+        if process is not None:
+            process.require_running()
+        time.sleep(0.3)
+    raise RuntimeError(f"no consumer on {queue} in {timeout_seconds}s")
+
+
 @dataclass
 class Stack:
     workdir: Path
     env: dict[str, str]
     base_url: str
-    redis: redis.Redis
+    backends: Backends
     smtp: SmtpCatcher
-    vhost: str
-    redis_db: int
-    endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS
     api: ManagedProcess | None = None
     workers: dict[str, ManagedProcess] = field(default_factory=dict)
 
@@ -175,32 +295,15 @@ class Stack:
         endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS,
     ) -> Stack:
         servers.require_servers(endpoints)
-        vhost = f"taskyard-test-{uuid.uuid4().hex[:8]}"
-        management("PUT", f"/vhosts/{vhost}", endpoints)
-        management(
-            "PUT",
-            f"/permissions/{vhost}/guest",
-            endpoints,
-            json={"configure": ".*", "write": ".*", "read": ".*"},
-        )
-        redis_db = claim_redis_db(endpoints)
-        client = redis.Redis(
-            host=endpoints.redis_host,
-            port=endpoints.redis_port,
-            db=redis_db,
-            decode_responses=True,
-        )
-        client.flushdb()
+        backends = Backends.create("taskyard-test", endpoints)
         smtp = SmtpCatcher.start()
         storage = workdir / "files"
         storage.mkdir(parents=True, exist_ok=True)
         port = servers.free_port()
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TASKYARD_")},
-            "TASKYARD_BROKER_URL": endpoints.broker_url(vhost),
-            "TASKYARD_REDIS_URL": (
-                f"redis://{endpoints.redis_host}:{endpoints.redis_port}/{redis_db}"
-            ),
+            "TASKYARD_BROKER_URL": backends.broker_url,
+            "TASKYARD_REDIS_URL": backends.redis_url,
             "TASKYARD_RABBITMQ_MANAGEMENT_URL": endpoints.management_url(),
             "TASKYARD_STORAGE_URL": f"file://{storage}",
             "TASKYARD_SMTP_HOST": "127.0.0.1",
@@ -216,9 +319,23 @@ class Stack:
             "TASKYARD_RATE_LIMIT": "1000000/minute",
             **(extra_env or {}),
         }
-        return cls(
-            workdir, env, f"http://127.0.0.1:{port}", client, smtp, vhost, redis_db, endpoints
-        )
+        return cls(workdir, env, f"http://127.0.0.1:{port}", backends, smtp)
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self.backends.redis
+
+    @property
+    def vhost(self) -> str:
+        return self.backends.vhost
+
+    @property
+    def redis_db(self) -> int:
+        return self.backends.redis_db
+
+    @property
+    def endpoints(self) -> servers.Endpoints:
+        return self.backends.endpoints
 
     def start_api(self) -> None:
         self.api = ManagedProcess(
@@ -231,17 +348,7 @@ class Stack:
         self.wait_ready()
 
     def wait_ready(self, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            if self.api is not None and not self.api.running():
-                raise RuntimeError(f"API exited:\n{self.api.log_text()[-4000:]}")
-            time.sleep(0.2)
-        raise RuntimeError("API not ready in time")
+        wait_http_ready(f"{self.base_url}/readyz", self.api, timeout_seconds)
 
     def start_worker(self, queue: str, extra_env: dict[str, str] | None = None) -> ManagedProcess:
         worker = self._spawn_worker(queue, extra_env)
@@ -268,28 +375,10 @@ class Stack:
         return worker
 
     def wait_consuming(self, queue: str, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout_seconds
-        while time.monotonic() < deadline:
-            if self.consumers(queue) > 0:
-                return
-            worker = self.workers.get(queue)
-            if worker is not None and not worker.running():
-                raise RuntimeError(f"worker {queue} exited:\n{worker.log_text()[-4000:]}")
-            time.sleep(0.3)
-        raise RuntimeError(f"no consumer on {queue} in time")
+        wait_consuming(self.backends, queue, self.workers.get(queue), timeout_seconds)
 
     def queue_stats(self, queue: str) -> dict[str, int]:
-        """Live counts from a passive declare (the management API lags by seconds)."""
-        with kombu.Connection(self.env["TASKYARD_BROKER_URL"], connect_timeout=5) as connection:
-            channel = connection.channel()
-            try:
-                _, ready, consumers = channel.queue_declare(queue=queue, passive=True)
-            except amqp.exceptions.NotFound:
-                return {"consumers": 0, "ready": 0}
-            finally:
-                if channel.is_open:
-                    channel.close()
-        return {"consumers": int(consumers), "ready": int(ready)}
+        return self.backends.queue_stats(queue)
 
     def wait_queue_ready(self, queue: str, ready: int, timeout_seconds: float = 20) -> None:
         """The management API refreshes its counts every few seconds: poll until they match."""
@@ -315,12 +404,7 @@ class Stack:
         if self.api is not None:
             self.api.stop()
         self.smtp.stop()
-        try:
-            management("DELETE", f"/vhosts/{self.vhost}", self.endpoints)
-            self.redis.flushdb()
-            release_redis_db(self.redis_db, self.endpoints)
-        except (requests.RequestException, redis.RedisError):
-            pass
+        self.backends.close()
 
     def dump_logs(self) -> str:
         parts = []
