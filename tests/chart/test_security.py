@@ -186,7 +186,7 @@ def test_generated_secrets_are_kept(default_objects):
     for name in ("taskyard-api-keys", "taskyard-flower", "taskyard-rabbitmq", "taskyard-redis"):
         secret = chartlib.named(default_objects, "Secret", name)
         assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    helpers = (chartlib.CHART_DIR / "templates" / "_helpers.tpl").read_text()
+    helpers = (chartlib.CHART_DIR / "templates" / "_secrets.tpl").read_text()
     assert 'lookup "v1" "Secret"' in helpers
 
 
