@@ -100,53 +100,14 @@ wait_replicas -eq 0 "scaled to zero"
 
 log "flooding data.low with $flood_tasks tasks"
 TASKYARD_E2E_BASE_URL="http://127.0.0.1:$api_port" TASKYARD_E2E_API_KEY="$api_key" \
-  uv run --locked python - "$flood_tasks" >"$workdir/task-ids" <<'PY'
-import os
-import sys
-
-import requests
-
-base = os.environ["TASKYARD_E2E_BASE_URL"]
-headers = {"Authorization": f"Bearer {os.environ['TASKYARD_E2E_API_KEY']}"}
-payload = {
-    "input": {"records": [{"region": f"r{i % 7}", "amount": i} for i in range(2000)]},
-    "operations": [{"op": "aggregate", "group_by": ["region"], "metrics": {"amount": ["sum"]}}],
-}
-for _ in range(int(sys.argv[1])):
-    response = requests.post(f"{base}/api/tasks", json={"type": "data", "priority": "low",
-                             "payload": payload}, headers=headers, timeout=30)
-    response.raise_for_status()
-    print(response.json()["id"])
-PY
+  uv run --locked python scripts/kind_flood.py submit "$flood_tasks" >"$workdir/task-ids"
 
 log "waiting for KEDA to scale $low_worker up"
 wait_replicas -ge 1 "scaled up from zero"
 
 log "waiting for the flood to be processed"
 TASKYARD_E2E_BASE_URL="http://127.0.0.1:$api_port" TASKYARD_E2E_API_KEY="$api_key" \
-  uv run --locked python - "$workdir/task-ids" "$scale_timeout" <<'PY'
-import os
-import sys
-import time
-
-import requests
-
-base = os.environ["TASKYARD_E2E_BASE_URL"]
-headers = {"Authorization": f"Bearer {os.environ['TASKYARD_E2E_API_KEY']}"}
-pending = set(open(sys.argv[1]).read().split())
-deadline = time.monotonic() + float(sys.argv[2])
-while pending and time.monotonic() < deadline:
-    for task_id in list(pending):
-        record = requests.get(f"{base}/api/tasks/{task_id}", headers=headers, timeout=30).json()
-        if record["status"] == "SUCCESS":
-            pending.discard(task_id)
-        elif record["status"] in ("FAILED", "CANCELLED"):
-            sys.exit(f"task {task_id} ended {record['status']}: {record.get('error')}")
-    time.sleep(2)
-if pending:
-    sys.exit(f"{len(pending)} flood tasks not finished in time")
-print("every flood task finished SUCCESS", file=sys.stderr)
-PY
+  uv run --locked python scripts/kind_flood.py wait "$workdir/task-ids" "$scale_timeout"
 
 log "waiting for KEDA to scale $low_worker back to zero"
 wait_replicas -eq 0 "back to zero"
