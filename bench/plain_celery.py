@@ -22,7 +22,6 @@ import os
 os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
 
 import argparse
-import sys
 import time
 from functools import cache
 from typing import Any
@@ -109,4 +108,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
