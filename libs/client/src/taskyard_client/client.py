@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from taskyard_client.backoff import BackoffPolicy, parse_retry_after, retry_delay
-from taskyard_client.contract import FINAL_STATUSES
+from taskyard_client.contract import FINAL_STATUSES, LIST_LIMIT_MAX
 from taskyard_client.errors import ApiUnreachable, WaitTimeout, error_for_status
 from taskyard_client.version import __version__
 
@@ -26,8 +26,8 @@ ProgressCallback = Callable[[Record], None]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 0.5
-# The API's largest page (LIST_LIMIT_MAX): iterating asks for as few pages as it can.
-PAGE_SIZE = 200
+# The API's largest page: iterating asks for as few pages as it can.
+PAGE_SIZE = LIST_LIMIT_MAX
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 _FILENAME_STAR = re.compile(r"filename\*=(?:UTF-8|utf-8)''([^;]+)")
 _FILENAME_PLAIN = re.compile(r'filename="?([^";]+)"?')

@@ -7,6 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from taskyard_api.models import HealthStatus
 from taskyard_api.monitoring import TtlCache
+from taskyard_api.paths import LIVENESS_PATH, READINESS_PATH
 from taskyard_api.services import Services, services
 
 health_bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
@@ -31,14 +32,14 @@ def _check_storage(found: Services) -> None:
 
 
 @health_bp.get(
-    "/healthz", responses={200: HealthStatus}, summary="Liveness", operation_id="getLiveness"
+    LIVENESS_PATH, responses={200: HealthStatus}, summary="Liveness", operation_id="getLiveness"
 )
 def healthz() -> Response:
     return jsonify(HealthStatus(status="ok").model_dump())
 
 
 @health_bp.get(
-    "/readyz",
+    READINESS_PATH,
     responses={200: HealthStatus, 503: HealthStatus},
     summary="Readiness",
     operation_id="getReadiness",

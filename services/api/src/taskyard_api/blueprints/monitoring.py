@@ -18,6 +18,7 @@ from prometheus_client import (
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.models import ErrorResponse, QueueList, WorkerList
 from taskyard_api.monitoring import QueueCollector, TtlCache, fetch_queues, fetch_workers
+from taskyard_api.paths import METRICS_PATH
 from taskyard_api.services import Services, services
 
 monitoring_bp = APIBlueprint("monitoring", __name__, abp_tags=[Tag(name="monitoring")])
@@ -65,7 +66,7 @@ def list_workers() -> Response:
 
 
 @monitoring_bp.get(
-    "/metrics", summary="Prometheus metrics", responses={200: None}, operation_id="getMetrics"
+    METRICS_PATH, summary="Prometheus metrics", responses={200: None}, operation_id="getMetrics"
 )
 def metrics() -> Response:
     found = services()
