@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
 from taskyard_common.contracts import parse_submission
 from taskyard_common.contracts.data import AggregateOp, DataPayload
+from taskyard_common.file_ids import new_file_id
 
 _RECORDS = {"input": {"records": [{"x": 1}]}}
 
@@ -62,3 +66,18 @@ def test_max_retries_is_taken_as_given() -> None:
     assert (
         parse_submission({"type": "data", "payload": _RECORDS, "max_retries": 3}).max_retries == 3
     )
+
+
+def test_the_contracts_do_not_import_the_file_store() -> None:
+    """Workers and the API validate payloads without loading a storage backend."""
+    code = "import sys, taskyard_common.contracts; print('taskyard_common.storage' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False", loaded.stderr
+
+
+def test_a_new_file_id_is_one_the_payloads_accept() -> None:
+    file_id = new_file_id()
+    payload = {"file_id": file_id, "operation": "checksum", "algorithm": "sha256"}
+    assert parse_submission({"type": "file", "payload": payload}).payload.file_id == file_id
+    with pytest.raises(ValidationError):
+        parse_submission({"type": "file", "payload": {**payload, "file_id": "../" + file_id}})

@@ -13,8 +13,8 @@ from taskyard_common.contracts.submit import (
     MAX_IDEMPOTENCY_KEY_CHARS,
     PageQuery,
 )
+from taskyard_common.file_ids import FILE_ID_REGEX
 from taskyard_common.records import TaskRecord
-from taskyard_common.storage import FILE_ID_REGEX
 
 UUID_REGEX = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
