@@ -87,16 +87,21 @@ class Client:
         callback_url: str | None = None,
     ) -> Record:
         """POST /api/tasks; the record (202), or the first task with that idempotency key (200)."""
-        body = submit_body(
-            task_type,
-            payload,
-            priority=priority,
-            max_retries=max_retries,
-            run_at=run_at,
-            delay_seconds=delay_seconds,
-            timeout_seconds=timeout_seconds,
-            callback_url=callback_url,
-        )
+        # The contract's submit body, leaving out what the caller did not set.
+        body = {
+            "type": task_type,
+            "payload": dict(payload),
+            **_without_none(
+                {
+                    "priority": priority,
+                    "max_retries": max_retries,
+                    "run_at": run_at,
+                    "delay_seconds": delay_seconds,
+                    "timeout_seconds": timeout_seconds,
+                    "callback_url": callback_url,
+                }
+            ),
+        }
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._json("POST", "/api/tasks", json=body, headers=headers)
 
@@ -317,34 +322,6 @@ class Client:
             if delay is None:
                 raise error_for_status(response.status_code, _error_body(response), retry_after)
             self._sleep(delay)
-
-
-def submit_body(
-    task_type: str,
-    payload: Mapping[str, Any],
-    *,
-    priority: str | None = None,
-    max_retries: int | None = None,
-    run_at: str | None = None,
-    delay_seconds: int | None = None,
-    timeout_seconds: int | None = None,
-    callback_url: str | None = None,
-) -> Record:
-    """The submit body of the contract, leaving out what the caller did not set."""
-    return {
-        "type": task_type,
-        "payload": dict(payload),
-        **_without_none(
-            {
-                "priority": priority,
-                "max_retries": max_retries,
-                "run_at": run_at,
-                "delay_seconds": delay_seconds,
-                "timeout_seconds": timeout_seconds,
-                "callback_url": callback_url,
-            }
-        ),
-    }
 
 
 def new_key() -> str:
