@@ -191,10 +191,6 @@ PAYLOAD_MODELS: dict[TaskType, TypeAdapter[Any]] = {
 }
 
 
-def parse_submission(body: Any) -> DataSubmission | EmailSubmission | FileSubmission:
-    return SubmitRequest.model_validate(body).root
-
-
 class PageQuery(BaseModel):
     """One page of a listing: how many items and where the previous page left off."""
 
