@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import chartlib
 
@@ -36,6 +37,11 @@ def test_the_api_probes_ask_the_paths_the_api_serves(default_objects):
 def test_the_api_service_monitor_scrapes_the_metrics_path(render):
     monitor = chartlib.named(render("monitoring"), "ServiceMonitor", f"{chartlib.RELEASE}-api")
     assert [endpoint["path"] for endpoint in monitor["spec"]["endpoints"]] == [METRICS_PATH]
+
+
+def test_the_helm_test_waits_for_the_readiness_path():
+    script = (chartlib.CHART_DIR / "files" / "smoke_test.py").read_text()
+    assert re.findall(r'"(/[a-z]+z)"', script) == [READINESS_PATH]
 
 
 def test_the_retry_budget_has_the_contract_ceiling():

@@ -29,6 +29,7 @@ import requests
 
 from support import servers
 from support.smtp import SmtpCatcher
+from taskyard_api.paths import READINESS_PATH
 from taskyard_common import topology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -234,7 +235,7 @@ class Stack:
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                if requests.get(f"{self.base_url}{READINESS_PATH}", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
                 pass
