@@ -46,21 +46,8 @@ if [ -z "${TASKYARD_SMTP_HOST:-}" ]; then
   echo "TASKYARD_SMTP_HOST is not set: mail goes to a local catcher on 127.0.0.1:2525 and is printed below"
 fi
 
-# Each worker serves its Prometheus metrics on its own port: 9101 (data.high) to 9109 (file.low).
-metrics_port=9100
-for task_type in data email file; do
-  installed=false
-  if [ -x "$venv_bin/taskyard-$task_type-worker" ] \
-    && "$venv_bin/python" -c "import taskyard_${task_type}_worker.__main__" 2>/dev/null; then
-    installed=true
-  fi
-  for priority in high normal low; do
-    metrics_port=$((metrics_port + 1))
-    if $installed; then
-      echo "$task_type-$priority: env TASKYARD_WORKER_METRICS_PORT=$metrics_port $venv_bin/taskyard-$task_type-worker --priority $priority" >> "$procfile"
-    fi
-  done
-done
+# One worker per queue, the queues read from taskyard_common.topology.
+"$venv_bin/python" scripts/local_workers.py "$venv_bin" >> "$procfile"
 
 if [ -z "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ]; then
   echo "WARNING: no API key configured (TASKYARD_API_KEYS): the API on 127.0.0.1:8000 accepts every caller"

@@ -200,7 +200,7 @@ def test_batch_quiet_prints_the_ids_in_order() -> None:
     [
         (["submit", "--type", "data"], "[1, 2]", "the payload must be a JSON object"),
         (["batch"], "", "no task"),
-        (["batch"], "[]\n", "stdin line 1: not a JSON object"),
+        (["batch"], "[]\n", "stdin line 1: a submit body must be a JSON object"),
         (["retry", TASK_ID, "--all-failed"], "", "one task id or --all-failed"),
         (["retry", TASK_ID, "--type", "email"], "", "--type and --priority go with --all-failed"),
         (["files"], "", "files needs a command"),

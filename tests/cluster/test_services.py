@@ -10,6 +10,8 @@ import pytest
 import requests
 from kubesim.stack import NAMESPACE, Stack
 
+from taskyard_api.paths import LIVENESS_PATH
+
 pytestmark = pytest.mark.cluster
 
 
@@ -65,7 +67,7 @@ def test_an_api_pod_deleted_runs_its_pre_stop_hook_while_the_service_keeps_answe
     pods = stack.cluster.pods_of("Deployment", NAMESPACE, name)
     if len(pods) < 2:
         pytest.skip("one API replica: the Service cannot stay up while it is replaced")
-    url = stack.url("api") + "/healthz"
+    url = stack.url("api") + LIVENESS_PATH
     errors: list[str] = []
     stop = threading.Event()
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from taskyard_api.paths import READINESS_PATH
+
 FINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 
 
@@ -34,7 +36,7 @@ class ApiClient:
         deadline = time.monotonic() + timeout_seconds
         while True:
             try:
-                if self.get("/readyz", timeout=3).status_code == 200:
+                if self.get(READINESS_PATH, timeout=3).status_code == 200:
                     return
             except requests.RequestException:
                 pass

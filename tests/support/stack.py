@@ -32,6 +32,7 @@ import requests
 
 from support import servers
 from support.smtp import SmtpCatcher
+from taskyard_api.paths import READINESS_PATH
 from taskyard_common import topology
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -348,7 +349,7 @@ class Stack:
         self.wait_ready()
 
     def wait_ready(self, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:
-        wait_http_ready(f"{self.base_url}/readyz", self.api, timeout_seconds)
+        wait_http_ready(f"{self.base_url}{READINESS_PATH}", self.api, timeout_seconds)
 
     def start_worker(self, queue: str, extra_env: dict[str, str] | None = None) -> ManagedProcess:
         worker = self._spawn_worker(queue, extra_env)

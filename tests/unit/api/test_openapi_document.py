@@ -10,7 +10,7 @@ import pytest
 
 from taskyard_api import create_app
 from taskyard_api.openapi_examples import SUBMIT_EXAMPLES
-from taskyard_common.contracts import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.settings import Settings
 from taskyard_common.topology import TASK_TYPES
 
@@ -79,7 +79,7 @@ def test_submit_has_one_example_per_task_type_data_first(document: dict[str, Any
 
 @pytest.mark.parametrize("name", SUBMIT_EXAMPLES)
 def test_each_submit_example_is_a_valid_submit_body(name: str) -> None:
-    submission = parse_submission(SUBMIT_EXAMPLES[name]["value"])
+    submission = SubmitRequest.model_validate(SUBMIT_EXAMPLES[name]["value"]).root
     assert submission.type == name
 
 

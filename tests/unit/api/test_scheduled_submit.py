@@ -18,7 +18,7 @@ from taskyard_api import create_app, submission
 from taskyard_api.publisher import DELAY_ENTRY_EXCHANGE, _ConfirmChannel
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.clock import iso, utc_now
-from taskyard_common.contracts.submit import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.records import TaskRecord
 from taskyard_common.settings import Settings, get_settings
 from taskyard_common.status_store import NewTask
@@ -119,7 +119,9 @@ def test_a_batch_item_is_validated_the_same_way(client: FlaskClient) -> None:
 
 def _new_task(app: Flask, schedule: dict[str, Any]) -> NewTask:
     found: Any = app.extensions["taskyard"]
-    request = submission.Request(parse_submission({"type": "data", "payload": PAYLOAD, **schedule}))
+    request = submission.Request(
+        SubmitRequest.model_validate({"type": "data", "payload": PAYLOAD, **schedule}).root
+    )
     with app.test_request_context("/api/tasks", method="POST"):
         return submission._new_task(found, request)
 

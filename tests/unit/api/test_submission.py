@@ -13,7 +13,7 @@ from flask import Flask
 
 from taskyard_api import create_app, submission
 from taskyard_api.publisher import PublishFailed
-from taskyard_common.contracts.submit import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.records import TaskRecord
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import NewTask
@@ -92,7 +92,7 @@ def _accept(
 ) -> list[submission.Accepted]:
     found: Any = app.extensions["taskyard"]
     found.store, found.publisher = store, publisher
-    requests = [submission.Request(parse_submission(BODY), key) for key in keys]
+    requests = [submission.Request(SubmitRequest.model_validate(BODY).root, key) for key in keys]
     with app.test_request_context("/api/tasks/batch", method="POST"):
         return submission.accept(found, requests)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.s3 import S3Server
+from taskyard_common.file_ids import is_file_id
 from taskyard_common.storage import (
     CursorInvalid,
     FileNotFound,
@@ -21,7 +22,6 @@ from taskyard_common.storage import (
     S3Options,
     StorageMisconfigured,
     StorageUnavailable,
-    is_file_id,
 )
 from taskyard_common.storage.layout import index_entry
 from taskyard_common.storage.s3 import PART_BYTES

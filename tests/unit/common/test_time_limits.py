@@ -8,7 +8,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from pydantic import ValidationError
 
-from taskyard_common.contracts import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.retry import (
     Outcome,
     PermanentError,
@@ -117,7 +117,7 @@ def limits_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 @pytest.mark.usefixtures("limits_from_env")
 def test_a_submit_may_ask_for_up_to_its_type_limit(body: Any, expected: int | None) -> None:
-    assert parse_submission(body).timeout_seconds == expected
+    assert SubmitRequest.model_validate(body).root.timeout_seconds == expected
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_a_submit_may_ask_for_up_to_its_type_limit(body: Any, expected: int | No
 @pytest.mark.usefixtures("limits_from_env")
 def test_more_than_the_type_limit_is_a_validation_error(body: Any, message: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        parse_submission(body)
+        SubmitRequest.model_validate(body)
     (error,) = caught.value.errors()
     assert error["loc"][-1] == "timeout_seconds"
     assert error["msg"] == message
@@ -150,7 +150,7 @@ def test_more_than_the_type_limit_is_a_validation_error(body: Any, message: str)
 def test_timeout_seconds_is_a_positive_integer(value: Any) -> None:
     body = {"type": "email", "payload": EMAIL, "timeout_seconds": value}
     if value is None:
-        assert parse_submission(body).timeout_seconds is None
+        assert SubmitRequest.model_validate(body).root.timeout_seconds is None
         return
     with pytest.raises(ValidationError):
-        parse_submission(body)
+        SubmitRequest.model_validate(body)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from taskyard_common.contracts import PAYLOAD_MODELS, parse_submission
+from taskyard_common.contracts import PAYLOAD_MODELS, SubmitRequest
 from taskyard_common.contracts.email import MAX_RECIPIENTS, EmailPayload
 
 
@@ -38,7 +38,7 @@ def test_submission_round_trip_is_stable() -> None:
         context={"name": "Ada", "n": [1, {"a": None}]},
         attachments=[{"file_id": "0" * 32}],
     )
-    submitted = parse_submission({"type": "email", "payload": body})
+    submitted = SubmitRequest.model_validate({"type": "email", "payload": body}).root
     stored = submitted.model_dump(mode="json")["payload"]
     assert stored["cc"] == ["Bob@example.com"]  # the domain is normalised, the local part kept
     again = PAYLOAD_MODELS["email"].validate_python(stored)

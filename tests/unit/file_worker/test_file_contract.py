@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from taskyard_common.contracts import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.contracts.file import (
     ChecksumOp,
     CompressOp,
@@ -85,7 +85,7 @@ def test_bad_payloads_are_rejected(body: dict[str, Any]) -> None:
 
 def test_a_path_like_id_fails_the_whole_submission() -> None:
     with pytest.raises(ValidationError) as caught:
-        parse_submission(
+        SubmitRequest.model_validate(
             {"type": "file", "payload": {"file_id": "../../etc/passwd", "operation": "checksum"}}
         )
     assert "file_id" in caught.value.errors()[0]["loc"]

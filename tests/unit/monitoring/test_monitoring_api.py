@@ -8,8 +8,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.api_app import MakeClient
-from taskyard_api.monitoring import STATUS_COMMAND, QueueCollector, TtlCache, workers_from_replies
+from taskyard_api.monitoring import QueueCollector, TtlCache, workers_from_replies
 from taskyard_common import worker_monitoring
+from taskyard_common.celery_app import STATUS_COMMAND
 
 
 class FakeClock:
@@ -53,7 +54,7 @@ def test_worker_entries_come_from_one_broadcast_reply_each() -> None:
     replies = [
         {"email-high@h": {"queues": ["email.high"], "active": 1, "processed": 7}},
         {"data-low@h": {"queues": ["data.low"], "active": 0, "processed": 0}},
-        {"old@h": {"error": "No such command: 'taskyard_status'"}},
+        {"old@h": {"error": f"No such command: {STATUS_COMMAND!r}"}},
     ]
     workers = workers_from_replies(replies, "2026-01-01T00:00:00.000Z")
     assert [w["name"] for w in workers] == ["data-low@h", "email-high@h", "old@h"]
@@ -70,8 +71,7 @@ def test_worker_entries_come_from_one_broadcast_reply_each() -> None:
 def test_the_api_asks_for_the_command_the_workers_register() -> None:
     from celery.worker.control import Panel
 
-    assert STATUS_COMMAND == worker_monitoring.STATUS_COMMAND
-    assert STATUS_COMMAND in Panel.data
+    assert Panel.data[STATUS_COMMAND] is worker_monitoring.worker_status
 
 
 def _families(registry: CollectorRegistry) -> dict[str, list[tuple[dict[str, str], float]]]:

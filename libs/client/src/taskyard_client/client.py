@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from taskyard_client.backoff import BackoffPolicy, parse_retry_after, retry_delay
-from taskyard_client.contract import FINAL_STATUSES
+from taskyard_client.contract import FINAL_STATUSES, LIST_LIMIT_MAX
 from taskyard_client.errors import ApiUnreachable, WaitTimeout, error_for_status
 from taskyard_client.version import __version__
 
@@ -26,8 +26,8 @@ ProgressCallback = Callable[[Record], None]
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_POLL_SECONDS = 0.5
-# The API's largest page (LIST_LIMIT_MAX): iterating asks for as few pages as it can.
-PAGE_SIZE = 200
+# The API's largest page: iterating asks for as few pages as it can.
+PAGE_SIZE = LIST_LIMIT_MAX
 DOWNLOAD_CHUNK_BYTES = 64 * 1024
 _FILENAME_STAR = re.compile(r"filename\*=(?:UTF-8|utf-8)''([^;]+)")
 _FILENAME_PLAIN = re.compile(r'filename="?([^";]+)"?')
@@ -87,16 +87,21 @@ class Client:
         callback_url: str | None = None,
     ) -> Record:
         """POST /api/tasks; the record (202), or the first task with that idempotency key (200)."""
-        body = submit_body(
-            task_type,
-            payload,
-            priority=priority,
-            max_retries=max_retries,
-            run_at=run_at,
-            delay_seconds=delay_seconds,
-            timeout_seconds=timeout_seconds,
-            callback_url=callback_url,
-        )
+        # The contract's submit body, leaving out what the caller did not set.
+        body = {
+            "type": task_type,
+            "payload": dict(payload),
+            **_without_none(
+                {
+                    "priority": priority,
+                    "max_retries": max_retries,
+                    "run_at": run_at,
+                    "delay_seconds": delay_seconds,
+                    "timeout_seconds": timeout_seconds,
+                    "callback_url": callback_url,
+                }
+            ),
+        }
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self._json("POST", "/api/tasks", json=body, headers=headers)
 
@@ -317,34 +322,6 @@ class Client:
             if delay is None:
                 raise error_for_status(response.status_code, _error_body(response), retry_after)
             self._sleep(delay)
-
-
-def submit_body(
-    task_type: str,
-    payload: Mapping[str, Any],
-    *,
-    priority: str | None = None,
-    max_retries: int | None = None,
-    run_at: str | None = None,
-    delay_seconds: int | None = None,
-    timeout_seconds: int | None = None,
-    callback_url: str | None = None,
-) -> Record:
-    """The submit body of the contract, leaving out what the caller did not set."""
-    return {
-        "type": task_type,
-        "payload": dict(payload),
-        **_without_none(
-            {
-                "priority": priority,
-                "max_retries": max_retries,
-                "run_at": run_at,
-                "delay_seconds": delay_seconds,
-                "timeout_seconds": timeout_seconds,
-                "callback_url": callback_url,
-            }
-        ),
-    }
 
 
 def new_key() -> str:

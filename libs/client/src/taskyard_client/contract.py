@@ -18,3 +18,6 @@ STATUSES = (
 )
 # After these a task never changes again (unless retried).
 FINAL_STATUSES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+# One page of a listing: the API's default and largest.
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 200

@@ -13,6 +13,9 @@ from taskyard_common.unconfirmed_events import UnconfirmedEvents
 BROKER_HEARTBEAT_SECONDS = 30
 BROKER_CONNECT_TIMEOUT_SECONDS = 5
 PUBLISH_RETRY_MAX_SECONDS = 2
+# The read-only remote-control command workers register (worker_monitoring) and the API
+# broadcasts for GET /api/workers.
+STATUS_COMMAND = "taskyard_status"
 
 
 def create_celery_app(main: str, settings: Settings, *, confirm_events: bool = False) -> Celery:

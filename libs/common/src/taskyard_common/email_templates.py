@@ -19,6 +19,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -400,8 +401,15 @@ def _parse(source: str, kind: TemplateKind) -> tuple[ImmutableSandboxedEnvironme
             kind, f"the template has {tags} tags; at most {MAX_TEMPLATE_TAGS} are allowed"
         )
     env = environment(_autoescape(kind))
-    try:
+    with _template_problems(kind):
         return env, _Guard(env).visit(env.parse(source))
+
+
+@contextmanager
+def _template_problems(kind: TemplateKind) -> Iterator[None]:
+    """Whatever Jinja finds wrong with a template, raised as TemplateRenderError."""
+    try:
+        yield
     except TemplateSyntaxError as error:
         raise TemplateRenderError(kind, _syntax_message(error)) from error
     except TemplateError as error:
@@ -413,14 +421,8 @@ def _parse(source: str, kind: TemplateKind) -> tuple[ImmutableSandboxedEnvironme
 def compile_template(source: str, kind: TemplateKind) -> Template:
     """Parse and compile a template; a problem with it raises TemplateRenderError."""
     env, tree = _parse(source, kind)
-    try:
+    with _template_problems(kind):
         return env.from_string(tree)
-    except TemplateSyntaxError as error:
-        raise TemplateRenderError(kind, _syntax_message(error)) from error
-    except TemplateError as error:
-        raise TemplateRenderError(kind, str(error)) from error
-    except RecursionError as error:
-        raise TemplateRenderError(kind, "the template is nested too deeply") from error
 
 
 def check_template(source: str, kind: TemplateKind) -> str:

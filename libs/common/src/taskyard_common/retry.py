@@ -7,6 +7,7 @@ import smtplib
 import socket
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 import redis.exceptions
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
@@ -67,21 +68,27 @@ def is_time_limit(error: BaseException) -> bool:
     return isinstance(error, TIME_LIMIT_EXCEPTION_TYPES)
 
 
-def is_retryable(error: BaseException) -> bool:
-    # A task that ran out of time would run out of time again.
+class ErrorClass(NamedTuple):
+    type: str  # the record's error.type
+    retryable: bool
+
+
+def classify(error: BaseException) -> ErrorClass:
+    """What the record calls an error, and which side of the transient/permanent split it is on."""
     if is_time_limit(error):
-        return False
+        # A task that ran out of time would run out of time again.
+        return ErrorClass(TIME_LIMIT_ERROR_TYPE, retryable=False)
     if isinstance(error, TaskError):
-        return error.retryable
-    return isinstance(error, TRANSIENT_EXCEPTION_TYPES)
+        return ErrorClass(error.error_type, error.retryable)
+    return ErrorClass(type(error).__name__, isinstance(error, TRANSIENT_EXCEPTION_TYPES))
+
+
+def is_retryable(error: BaseException) -> bool:
+    return classify(error).retryable
 
 
 def error_type_name(error: BaseException) -> str:
-    if is_time_limit(error):
-        return TIME_LIMIT_ERROR_TYPE
-    if isinstance(error, TaskError):
-        return error.error_type
-    return type(error).__name__
+    return classify(error).type
 
 
 def decide(error: BaseException, retries_done: int, max_retries: int) -> Outcome:

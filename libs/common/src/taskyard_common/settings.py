@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from taskyard_common.limits import MAX_INLINE_RECORDS, MAX_RETRIES_LIMIT
 from taskyard_common.topology import TaskType
 
 # TASKYARD_BROKER_URL and TASKYARD_RABBITMQ_MANAGEMENT_URL may list every member of a
@@ -54,7 +55,7 @@ class Settings(BaseSettings):
     smtp_from: str = "taskyard@localhost"
     smtp_timeout_seconds: float = 30.0
 
-    retry_max_retries: int = Field(default=5, ge=0, le=100)
+    retry_max_retries: int = Field(default=5, ge=0, le=MAX_RETRIES_LIMIT)
     retry_backoff_base_seconds: float = Field(default=2.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
     retry_jitter: bool = True
@@ -86,7 +87,7 @@ class Settings(BaseSettings):
     max_batch_tasks: int = Field(default=1000, ge=1)
     # How far ahead a submit may schedule its task (run_at or delay_seconds).
     max_schedule_seconds: int = Field(default=30 * 24 * 3600, ge=1)
-    max_data_records: int = Field(default=100_000, gt=0)
+    max_data_records: int = Field(default=MAX_INLINE_RECORDS, gt=0)
     max_json_depth: int = Field(default=32, ge=2, le=1000)
     image_max_pixels: int = Field(default=50_000_000, gt=0)
 

@@ -18,6 +18,7 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from taskyard_common.clock import now_iso, utc_now
+from taskyard_common.limits import LIST_LIMIT_MAX
 from taskyard_common.records import (
     FINAL_STATUSES,
     RERUNNABLE_STATUSES,
@@ -35,7 +36,6 @@ from taskyard_common.task_cursors import (
 
 KEY_PREFIX = "taskyard"
 WILDCARD = "*"
-LIST_LIMIT_MAX = 200
 # Workers never create records; only the API passes its TASKYARD_IDEMPOTENCY_TTL_SECONDS.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
 _NULL = ""

@@ -9,7 +9,7 @@ serves their sum on http://TASKYARD_WORKER_METRICS_ADDRESS:PORT/metrics. In
 Kubernetes every worker pod uses the same port; on one machine each worker process
 needs its own. 0 (the default) serves nothing.
 
-Status. `taskyard_status` is a read-only remote-control command: one broadcast
+Status. STATUS_COMMAND is a read-only remote-control command: one broadcast
 answers the API's /api/workers with each worker's queues, active and processed
 counts, where Celery's own inspect needs three round trips.
 
@@ -32,12 +32,12 @@ from celery.worker.control import inspect_command
 from prometheus_client import CollectorRegistry, multiprocess, start_http_server, values
 
 from taskyard_common import metrics
+from taskyard_common.celery_app import STATUS_COMMAND
 from taskyard_common.clock import utc_now
 from taskyard_common.logs import get_logger
 from taskyard_common.settings import Settings
 from taskyard_common.topology import TASK_NAMES, parse_queue_name, queue_from_routing_key
 
-STATUS_COMMAND = "taskyard_status"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _TYPES_BY_TASK_NAME = {name: task_type for task_type, name in TASK_NAMES.items()}
 
@@ -190,8 +190,8 @@ def status_reply(queues: list[str], active: int, processed: int) -> dict[str, An
     return {"queues": sorted(queues), "active": active, "processed": processed}
 
 
-@inspect_command()
-def taskyard_status(state: Any, **_: Any) -> dict[str, Any]:
+@inspect_command(name=STATUS_COMMAND)
+def worker_status(state: Any, **_: Any) -> dict[str, Any]:
     """Queues consumed, tasks running now and tasks started since the worker came up."""
     consumer = state.consumer.task_consumer
     queues = [queue.name for queue in consumer.queues] if consumer else []

@@ -17,13 +17,13 @@ from taskyard_api.blueprints.tasks import tasks_bp
 from taskyard_api.errors import openapi_validation_callback, register_error_handlers
 from taskyard_api.models import ErrorResponse
 from taskyard_api.openapi_examples import add_submit_examples
+from taskyard_api.paths import DOCS_PREFIX, METRICS_PATH, OPENAPI_PATH
 from taskyard_api.request_guards import StrictJSONProvider
 from taskyard_api.services import EXTENSION_KEY, Services
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
-DOCS_PREFIX = "/api/docs"
 ERROR_SCHEMA_REF = "#/components/schemas/ErrorResponse"
 log = get_logger("taskyard.api")
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     for blueprint in (health_bp, tasks_bp, files_bp, monitoring_bp):
         app.register_api(blueprint)
 
-    @app.get("/api/openapi.json", doc_ui=False)
+    @app.get(OPENAPI_PATH, doc_ui=False)
     def openapi_document() -> Response:
         return jsonify(app.api_doc)
 
@@ -111,7 +111,7 @@ def _complete_openapi_document(app: OpenAPI) -> None:
             if is_open_path(flask_path):
                 operation["security"] = []
             else:
-                if flask_path == "/metrics":
+                if flask_path == METRICS_PATH:
                     operation["security"] = [{"bearer": []}, {}]
                 responses.setdefault("401", _error_response_doc("Missing or wrong API key"))
             if flask_path not in rate_limit.EXEMPT_PATHS:

@@ -13,13 +13,18 @@ import hmac
 from flask import g, request
 
 from taskyard_api.errors import ApiError
+from taskyard_api.paths import (
+    LIVENESS_PATH,
+    METRICS_PATH,
+    OPENAPI_PATH,
+    READINESS_PATH,
+    is_docs_path,
+)
 from taskyard_api.services import services
 from taskyard_common.logs import get_logger
 
 # Probes must answer without a key; so must the API's own description.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/openapi.json"})
-OPEN_PREFIXES = ("/api/docs",)
-METRICS_PATH = "/metrics"
+OPEN_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH, OPENAPI_PATH})
 MAX_KEY_CHARS = 4096
 log = get_logger("taskyard.api")
 
@@ -59,9 +64,7 @@ def authenticated_key() -> str | None:
 
 
 def is_open_path(path: str) -> bool:
-    return path in OPEN_PATHS or any(
-        path == prefix or path.startswith(prefix + "/") for prefix in OPEN_PREFIXES
-    )
+    return path in OPEN_PATHS or is_docs_path(path)
 
 
 def require_api_key() -> None:

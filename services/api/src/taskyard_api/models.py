@@ -10,13 +10,11 @@ from pydantic import BaseModel, Field
 from taskyard_common.contracts.submit import (
     IDEMPOTENCY_KEY_DESCRIPTION,
     IDEMPOTENCY_KEY_PATTERN,
-    LIST_LIMIT_DEFAULT,
-    LIST_LIMIT_MAX,
-    MAX_CURSOR_CHARS,
     MAX_IDEMPOTENCY_KEY_CHARS,
+    PageQuery,
 )
+from taskyard_common.file_ids import FILE_ID_REGEX
 from taskyard_common.records import TaskRecord
-from taskyard_common.storage import FILE_ID_REGEX
 
 UUID_REGEX = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -85,9 +83,8 @@ class FileList(BaseModel):
     next_cursor: str | None = None
 
 
-class FileListQuery(BaseModel):
-    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
-    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)
+class FileListQuery(PageQuery):
+    """GET /api/files: pages of the caller's files."""
 
 
 class QueueInfo(BaseModel):

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from taskyard_api.services import Services
 from taskyard_common import topology
+from taskyard_common.celery_app import STATUS_COMMAND
 from taskyard_common.clock import now_iso
 from taskyard_common.logs import get_logger
 
@@ -26,8 +27,6 @@ MANAGEMENT_TIMEOUT_SECONDS = 3
 # Every worker answers a broadcast within this; it is also how long a cache miss waits.
 BROADCAST_TIMEOUT_SECONDS = 1.0
 BROKER_CONNECT_TIMEOUT_SECONDS = 2
-# The read-only remote-control command taskyard_common.worker_monitoring registers in workers.
-STATUS_COMMAND = "taskyard_status"
 T = TypeVar("T")
 log = get_logger("taskyard.api")
 
@@ -126,7 +125,7 @@ def workers_from_replies(replies: list[dict[str, Any]], seen: str) -> list[dict[
 
 
 def fetch_workers(found: Services) -> list[dict[str, Any]]:
-    """Every live worker answers one `taskyard_status` broadcast (see worker_monitoring)."""
+    """Every live worker answers one STATUS_COMMAND broadcast (see worker_monitoring)."""
     with found.celery.connection_for_write() as connection:
         # Fail in a moment when the broker is down, rather than after Celery's retries.
         connection.ensure_connection(

@@ -31,10 +31,11 @@ from limits import RateLimitItem, parse_many
 
 from taskyard_api.auth import authenticated_key, fingerprint
 from taskyard_api.errors import ApiError, error_response
+from taskyard_api.paths import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
 from taskyard_common.logs import get_logger
 from taskyard_common.settings import Settings
 
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+EXEMPT_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH, METRICS_PATH})
 DISABLED_VALUES = frozenset({"", "off", "none", "disabled"})
 LOCAL_ONLY_STORAGE = "memory://"
 KEY_PREFIX = "taskyard:ratelimit"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-DOCS_PREFIX = "/api/docs"
+from taskyard_api.paths import is_docs_path
+
 NOTHING_ALLOWED_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -17,22 +18,17 @@ DOCS_CSP = (
 )
 
 
-def _is_docs(path: str) -> bool:
-    return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
-
-
 def install(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
+        docs = is_docs_path(request.path)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        headers.setdefault(
-            "Content-Security-Policy", DOCS_CSP if _is_docs(request.path) else NOTHING_ALLOWED_CSP
-        )
-        if request.path.startswith("/api/") and not _is_docs(request.path):
+        headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else NOTHING_ALLOWED_CSP)
+        if request.path.startswith("/api/") and not docs:
             # Task records, results and files are private to their caller: no cache keeps them.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"

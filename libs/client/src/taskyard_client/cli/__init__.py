@@ -12,7 +12,13 @@ from taskyard_client.cli import commands as handlers
 from taskyard_client.cli.exits import Unsupported, UsageError, exit_code
 from taskyard_client.cli.output import Output
 from taskyard_client.client import Client
-from taskyard_client.contract import PRIORITIES, STATUSES, TASK_TYPES
+from taskyard_client.contract import (
+    LIST_LIMIT_DEFAULT,
+    LIST_LIMIT_MAX,
+    PRIORITIES,
+    STATUSES,
+    TASK_TYPES,
+)
 from taskyard_client.errors import ApiError, ApiUnreachable, Unauthorized
 from taskyard_client.version import __version__
 
@@ -113,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--type", choices=TASK_TYPES)
     listing.add_argument("--priority", choices=PRIORITIES)
-    listing.add_argument("--limit", type=int, default=50, help="tasks on one page (1-200)")
+    listing.add_argument(
+        "--limit",
+        type=int,
+        default=LIST_LIMIT_DEFAULT,
+        help=f"tasks on one page (1-{LIST_LIMIT_MAX})",
+    )
     listing.add_argument("--cursor", help="the page after the one that printed this cursor")
     listing.add_argument("--all", action="store_true", help="every page")
 

@@ -4,6 +4,7 @@ gives the exit code."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -19,9 +20,14 @@ from taskyard_client.cli.output import (
     describe_task,
     task_line,
 )
-from taskyard_client.client import Client
+from taskyard_client.client import Client, Record, Records
 from taskyard_client.errors import MethodNotAllowed, WaitTimeout
 from taskyard_client.progress import ProgressBar
+
+
+def _show(out: Output, record: Record, describe: Callable[[Record], str]) -> int:
+    out.document(record, describe(record))
+    return EXIT_OK
 
 
 def _wait_and_show(client: Client, task_id: str, args: argparse.Namespace, out: Output) -> int:
@@ -76,9 +82,7 @@ def batch(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) 
 
 
 def get(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
-    record = client.get(args.task_id)
-    out.document(record, describe_task(record))
-    return EXIT_OK
+    return _show(out, client.get(args.task_id), describe_task)
 
 
 def wait(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
@@ -98,9 +102,7 @@ def list_tasks(client: Client, args: argparse.Namespace, out: Output, stdin: Tex
 
 
 def cancel(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
-    record = client.cancel(args.task_id)
-    out.document(record, task_line(record))
-    return EXIT_OK
+    return _show(out, client.cancel(args.task_id), task_line)
 
 
 def retry(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
@@ -109,9 +111,7 @@ def retry(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) 
     if args.task_id:
         if args.type or args.priority:
             raise UsageError("--type and --priority go with --all-failed")
-        record = client.retry(args.task_id)
-        out.document(record, task_line(record))
-        return EXIT_OK
+        return _show(out, client.retry(args.task_id), task_line)
     count = out.rows(
         client.retry_failed(task_type=args.type, priority=args.priority), TASK_LINE_COLUMNS
     )
@@ -158,20 +158,21 @@ def files_rm(client: Client, args: argparse.Namespace, out: Output, stdin: TextI
 
 
 def queues(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
-    queues = client.queues()
-    if out.as_json:
-        out.document({"queues": queues}, "")
-    else:
-        out.rows(queues, QUEUE_COLUMNS)
-    return EXIT_OK
+    return _listing(out, "queues", client.queues(), QUEUE_COLUMNS)
 
 
 def workers(client: Client, args: argparse.Namespace, out: Output, stdin: TextIO) -> int:
-    workers = client.workers()
+    return _listing(out, "workers", client.workers(), WORKER_COLUMNS, "no worker is running")
+
+
+def _listing(
+    out: Output, name: str, items: Records, columns: Sequence[str], when_empty: str | None = None
+) -> int:
+    """A table, or the API's `{name: items}` document with --json."""
     if out.as_json:
-        out.document({"workers": workers}, "")
-    elif not out.rows(workers, WORKER_COLUMNS):
-        out.note("no worker is running")
+        out.document({name: items}, "")
+    elif not out.rows(items, columns) and when_empty:
+        out.note(when_empty)
     return EXIT_OK
 
 

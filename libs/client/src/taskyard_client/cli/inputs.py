@@ -21,31 +21,29 @@ def _read_source(source: str, stdin: TextIO) -> str:
 
 
 def read_payload(source: str, stdin: TextIO) -> dict[str, Any]:
-    text = _read_source(source, stdin)
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{_source_name(source)} is not JSON: {error}") from error
-    if not isinstance(payload, dict):
-        raise UsageError(f"{_source_name(source)}: the payload must be a JSON object")
-    return payload
+    return _json_object(_read_source(source, stdin), _source_name(source), "the payload")
 
 
 def read_json_lines(source: str, stdin: TextIO) -> list[dict[str, Any]]:
-    items = []
-    for number, line in enumerate(_read_source(source, stdin).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{_source_name(source)} line {number}: not JSON: {error}") from error
-        if not isinstance(item, dict):
-            raise UsageError(f"{_source_name(source)} line {number}: not a JSON object")
-        items.append(item)
+    name = _source_name(source)
+    items = [
+        _json_object(line, f"{name} line {number}", "a submit body")
+        for number, line in enumerate(_read_source(source, stdin).splitlines(), start=1)
+        if line.strip()
+    ]
     if not items:
-        raise UsageError(f"{_source_name(source)}: no task (one submit body a line)")
+        raise UsageError(f"{name}: no task (one submit body a line)")
     return items
+
+
+def _json_object(text: str, where: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{where}: not JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: {what} must be a JSON object")
+    return value
 
 
 def _source_name(source: str) -> str:

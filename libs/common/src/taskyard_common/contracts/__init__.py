@@ -8,7 +8,6 @@ from taskyard_common.contracts.submit import (
     BatchSubmitRequest,
     SubmitRequest,
     TaskListQuery,
-    parse_submission,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "FilePayload",
     "SubmitRequest",
     "TaskListQuery",
-    "parse_submission",
 ]

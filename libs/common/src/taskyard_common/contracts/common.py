@@ -6,11 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from taskyard_common.storage import FILE_ID_REGEX
+from taskyard_common.file_ids import FILE_ID_REGEX
 
 MAX_COLUMN_NAME_CHARS = 256
 
-# An opaque id handed out by POST /api/files: never a path.
 FileId = Annotated[str, StringConstraints(pattern=FILE_ID_REGEX)]
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_COLUMN_NAME_CHARS)]
 

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from taskyard_common.contracts.common import ColumnName, FileId, StrictModel
+from taskyard_common.limits import MAX_INLINE_RECORDS
 
-MAX_INLINE_RECORDS = 100_000
 MAX_OPERATIONS = 50
 MAX_LIMIT_ROWS = 10_000_000
 MAX_STRING_VALUE_CHARS = 10_000

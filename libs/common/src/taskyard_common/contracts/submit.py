@@ -22,13 +22,11 @@ from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
 from taskyard_common.contracts.email import EmailPayload
 from taskyard_common.contracts.file import FilePayload
+from taskyard_common.limits import LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, MAX_RETRIES_LIMIT
 from taskyard_common.records import TaskStatus
 from taskyard_common.settings import get_settings
 from taskyard_common.topology import DEFAULT_PRIORITY, Priority, TaskType
 
-MAX_RETRIES_LIMIT = 100
-LIST_LIMIT_DEFAULT = 50
-LIST_LIMIT_MAX = 200
 MAX_CURSOR_CHARS = 200
 MAX_IDEMPOTENCY_KEY_CHARS = 255
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
@@ -193,13 +191,14 @@ PAYLOAD_MODELS: dict[TaskType, TypeAdapter[Any]] = {
 }
 
 
-def parse_submission(body: Any) -> DataSubmission | EmailSubmission | FileSubmission:
-    return SubmitRequest.model_validate(body).root
+class PageQuery(BaseModel):
+    """One page of a listing: how many items and where the previous page left off."""
+
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)
 
 
-class TaskListQuery(BaseModel):
+class TaskListQuery(PageQuery):
     status: TaskStatus | None = None
     type: TaskType | None = None
     priority: Priority | None = None
-    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
-    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_CHARS)

@@ -10,7 +10,7 @@ from taskyard_common.storage.errors import (
     StorageMisconfigured,
     StorageUnavailable,
 )
-from taskyard_common.storage.layout import FILE_ID_REGEX, StoredFile, is_expired, is_file_id
+from taskyard_common.storage.layout import StoredFile, is_expired
 from taskyard_common.storage.options import S3Options
 from taskyard_common.storage.store import (
     CHUNK_BYTES,
@@ -23,7 +23,6 @@ from taskyard_common.storage.store import (
 __all__ = [
     "CHUNK_BYTES",
     "DEFAULT_CONTENT_TYPE",
-    "FILE_ID_REGEX",
     "CursorInvalid",
     "FileNotFound",
     "FilePage",
@@ -34,5 +33,4 @@ __all__ = [
     "StorageUnavailable",
     "StoredFile",
     "is_expired",
-    "is_file_id",
 ]

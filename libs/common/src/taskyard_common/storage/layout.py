@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from taskyard_common.file_ids import FILE_ID_CHARS, is_file_id
 from taskyard_common.storage.errors import FileNotFound
 
-FILE_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
-FILE_ID_REGEX = FILE_ID_PATTERN.pattern
 MAX_NAME_CHARS = 255
 INDEX_PREFIX = "index/"
 # Microseconds since the epoch count down from here (beyond the year 5000), 17 digits wide.
 _RANK_CEILING = 10**17
-INDEX_ENTRY_PATTERN = re.compile(r"^(\d{17})-([0-9a-f]{32})$")
+INDEX_ENTRY_PATTERN = re.compile(rf"^(\d{{17}})-({FILE_ID_CHARS})$")
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,6 @@ class StoredFile:
     @classmethod
     def from_json(cls, data: bytes) -> StoredFile:
         return cls(**json.loads(data))
-
-
-def new_file_id() -> str:
-    return uuid.uuid4().hex
-
-
-def is_file_id(value: str) -> bool:
-    return bool(FILE_ID_PATTERN.fullmatch(value))
 
 
 def checked(file_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import IO, Any, cast
 from urllib.parse import unquote, urlsplit
 
 from taskyard_common.clock import iso, utc_now
+from taskyard_common.file_ids import new_file_id
 from taskyard_common.settings import Settings
 from taskyard_common.storage.backend import Backend
 from taskyard_common.storage.errors import (
@@ -32,7 +33,6 @@ from taskyard_common.storage.layout import (
     index_key,
     is_expired,
     meta_key,
-    new_file_id,
 )
 from taskyard_common.storage.options import S3Options
 

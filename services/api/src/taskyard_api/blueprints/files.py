@@ -6,16 +6,17 @@ import mimetypes
 from urllib.parse import quote
 
 from flask import Response, jsonify, request, stream_with_context
-from flask_openapi3 import APIBlueprint, FileStorage, Tag
+from flask_openapi3 import FileStorage
 from pydantic import BaseModel
 
+from taskyard_api.blueprints import api_blueprint
 from taskyard_api.errors import ApiError, error_response, invalid_cursor
 from taskyard_api.models import ErrorResponse, FileInfo, FileList, FileListQuery, FilePath
 from taskyard_api.services import services
 from taskyard_common.logs import get_logger
 from taskyard_common.storage import CursorInvalid, FileNotFound, FileTooLarge, StoredFile
 
-files_bp = APIBlueprint("files", __name__, url_prefix="/api/files", abp_tags=[Tag(name="files")])
+files_bp = api_blueprint("files", __name__, url_prefix="/api/files")
 log = get_logger("taskyard.api")
 
 
@@ -33,12 +34,10 @@ def _allow_large_uploads() -> None:
 
 
 @files_bp.post(
-    "",
-    responses={201: FileInfo, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse},
-    summary="Upload a file",
-    operation_id="uploadFile",
+    "", responses={201: FileInfo, 413: ErrorResponse, 415: ErrorResponse, 422: ErrorResponse}
 )
 def upload_file(form: UploadForm) -> Response:
+    """Upload a file"""
     found = services()
     upload = form.file
     content_type = upload.mimetype
@@ -70,13 +69,9 @@ def _no_such_file(error: FileNotFound) -> Response:
     return error_response(ApiError(404, f"no file {file_id}"))
 
 
-@files_bp.get(
-    "",
-    responses={200: FileList, 422: ErrorResponse},
-    summary="List files, newest first",
-    operation_id="listFiles",
-)
+@files_bp.get("", responses={200: FileList, 422: ErrorResponse})
 def list_files(query: FileListQuery) -> Response:
+    """List files, newest first"""
     try:
         page = services().files.list_page(limit=query.limit, cursor=query.cursor)
     except CursorInvalid as error:
@@ -85,36 +80,24 @@ def list_files(query: FileListQuery) -> Response:
     return jsonify(listed.model_dump())
 
 
-@files_bp.get(
-    "/<file_id>/metadata",
-    responses={200: FileInfo, 404: ErrorResponse},
-    summary="A file's record",
-    operation_id="getFileMetadata",
-)
-def file_metadata(path: FilePath) -> Response:
+@files_bp.get("/<file_id>/metadata", responses={200: FileInfo, 404: ErrorResponse})
+def get_file_metadata(path: FilePath) -> Response:
+    """A file's record"""
     stored = services().files.stat(path.file_id)
     return jsonify(_info(stored).model_dump())
 
 
-@files_bp.delete(
-    "/<file_id>",
-    responses={204: None, 404: ErrorResponse},
-    summary="Delete a file",
-    operation_id="deleteFile",
-)
+@files_bp.delete("/<file_id>", responses={204: None, 404: ErrorResponse})
 def delete_file(path: FilePath) -> Response:
+    """Delete a file"""
     services().files.delete(path.file_id)
     log.info("file_deleted", file_id=path.file_id)
     return Response(status=204)
 
 
-@files_bp.get(
-    "/<file_id>",
-    responses={200: None, 404: ErrorResponse},
-    summary="Download a file",
-    operation_id="downloadFile",
-)
+@files_bp.get("/<file_id>", responses={200: None, 404: ErrorResponse})
 def download_file(path: FilePath) -> Response:
+    """Download a file"""
     found = services()
     stored = found.files.stat(path.file_id)
     chunks = found.files.iter_chunks(stored.id)

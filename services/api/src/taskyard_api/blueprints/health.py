@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify
-from flask_openapi3 import APIBlueprint, Tag
+from collections.abc import Callable
 
+from flask import Response, current_app, jsonify
+
+from taskyard_api.blueprints import api_blueprint
+from taskyard_api.errors import BACKEND_RETRY_AFTER_SECONDS
 from taskyard_api.models import HealthStatus
 from taskyard_api.monitoring import TtlCache
+from taskyard_api.paths import LIVENESS_PATH, READINESS_PATH
 from taskyard_api.services import Services, services
 
-health_bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="health")])
+health_bp = api_blueprint("health", __name__)
 BROKER_CHECK_TIMEOUT_SECONDS = 2
 STORAGE_CHECK_CACHE_KEY = "taskyard_storage_check"
+MAX_CHECK_ERROR_CHARS = 300
 
 
 def _check_storage(found: Services) -> None:
@@ -30,43 +35,46 @@ def _check_storage(found: Services) -> None:
     cache.get(usable)
 
 
-@health_bp.get(
-    "/healthz", responses={200: HealthStatus}, summary="Liveness", operation_id="getLiveness"
-)
-def healthz() -> Response:
+def _check_redis(found: Services) -> None:
+    found.store.redis.ping()
+
+
+def _check_rabbitmq(found: Services) -> None:
+    with found.celery.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
+
+
+_CHECKS: dict[str, Callable[[Services], None]] = {
+    "redis": _check_redis,
+    "rabbitmq": _check_rabbitmq,
+    "storage": _check_storage,
+}
+
+
+def _outcome(check: Callable[[Services], None], found: Services) -> str:
+    try:
+        check(found)
+    except Exception as error:
+        return f"error: {type(error).__name__}: {error}"[:MAX_CHECK_ERROR_CHARS]
+    return "ok"
+
+
+@health_bp.get(LIVENESS_PATH, responses={200: HealthStatus})
+def get_liveness() -> Response:
+    """Liveness"""
     return jsonify(HealthStatus(status="ok").model_dump())
 
 
-@health_bp.get(
-    "/readyz",
-    responses={200: HealthStatus, 503: HealthStatus},
-    summary="Readiness",
-    operation_id="getReadiness",
-)
-def readyz() -> Response:
+@health_bp.get(READINESS_PATH, responses={200: HealthStatus, 503: HealthStatus})
+def get_readiness() -> Response:
+    """Readiness"""
     found = services()
-    checks: dict[str, str] = {}
-    try:
-        found.store.redis.ping()
-        checks["redis"] = "ok"
-    except Exception as error:
-        checks["redis"] = f"error: {type(error).__name__}: {error}"[:300]
-    try:
-        with found.celery.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_SECONDS)
-        checks["rabbitmq"] = "ok"
-    except Exception as error:
-        checks["rabbitmq"] = f"error: {type(error).__name__}: {error}"[:300]
-    try:
-        _check_storage(found)
-        checks["storage"] = "ok"
-    except Exception as error:
-        checks["storage"] = f"error: {type(error).__name__}: {error}"[:300]
+    checks = {name: _outcome(check, found) for name, check in _CHECKS.items()}
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(
         HealthStatus(status="ready" if ready else "unavailable", checks=checks).model_dump()
     )
     response.status_code = 200 if ready else 503
     if not ready:
-        response.headers["Retry-After"] = "5"
+        response.headers["Retry-After"] = str(BACKEND_RETRY_AFTER_SECONDS)
     return response

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, jsonify
-from flask_openapi3 import APIBlueprint, Tag
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -15,12 +15,14 @@ from prometheus_client import (
     multiprocess,
 )
 
+from taskyard_api.blueprints import api_blueprint
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.models import ErrorResponse, QueueList, WorkerList
 from taskyard_api.monitoring import QueueCollector, TtlCache, fetch_queues, fetch_workers
+from taskyard_api.paths import METRICS_PATH
 from taskyard_api.services import Services, services
 
-monitoring_bp = APIBlueprint("monitoring", __name__, abp_tags=[Tag(name="monitoring")])
+monitoring_bp = api_blueprint("monitoring", __name__)
 
 
 def _cache(name: str) -> TtlCache[list[dict[str, Any]]]:
@@ -35,39 +37,33 @@ def _queues(found: Services) -> list[dict[str, Any]]:
     return _cache("queues").get(lambda: fetch_queues(found))
 
 
-@monitoring_bp.get(
-    "/api/queues",
-    responses={200: QueueList, 503: ErrorResponse},
-    summary="Depth of every queue (cached for a few seconds)",
-    operation_id="listQueues",
-)
-def list_queues() -> Response:
-    try:
-        queues = _queues(services())
-    except Exception as error:
-        raise BackendUnavailable("rabbitmq-management", error) from error
-    return jsonify({"queues": queues})
-
-
-@monitoring_bp.get(
-    "/api/workers",
-    responses={200: WorkerList, 503: ErrorResponse},
-    summary="Live workers (cached for a few seconds)",
-    operation_id="listWorkers",
-)
-def list_workers() -> Response:
+def _cached_listing(
+    name: str, fetch: Callable[[Services], list[dict[str, Any]]], backend: str
+) -> Response:
+    """`{name: [...]}` from the cache, or a 503 naming the `backend` that did not answer."""
     found = services()
     try:
-        workers = _cache("workers").get(lambda: fetch_workers(found))
+        items = _cache(name).get(lambda: fetch(found))
     except Exception as error:
-        raise BackendUnavailable("rabbitmq", error) from error
-    return jsonify({"workers": workers})
+        raise BackendUnavailable(backend, error) from error
+    return jsonify({name: items})
 
 
-@monitoring_bp.get(
-    "/metrics", summary="Prometheus metrics", responses={200: None}, operation_id="getMetrics"
-)
-def metrics() -> Response:
+@monitoring_bp.get("/api/queues", responses={200: QueueList, 503: ErrorResponse})
+def list_queues() -> Response:
+    """Depth of every queue (cached for a few seconds)"""
+    return _cached_listing("queues", fetch_queues, "rabbitmq-management")
+
+
+@monitoring_bp.get("/api/workers", responses={200: WorkerList, 503: ErrorResponse})
+def list_workers() -> Response:
+    """Live workers (cached for a few seconds)"""
+    return _cached_listing("workers", fetch_workers, "rabbitmq")
+
+
+@monitoring_bp.get(METRICS_PATH, responses={200: None})
+def get_metrics() -> Response:
+    """Prometheus metrics"""
     found = services()
     queue_collector = QueueCollector(lambda: _queues(found))
     registry = CollectorRegistry()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from flask import Response, jsonify, request, url_for
-from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
 
 from taskyard_api import submission
+from taskyard_api.blueprints import api_blueprint
 from taskyard_api.errors import ApiError, BackendUnavailable, invalid_cursor
 from taskyard_api.models import (
     UUID_REGEX,
@@ -22,13 +23,15 @@ from taskyard_api.services import Services, services
 from taskyard_common.contracts import BatchSubmitRequest, SubmitRequest, TaskListQuery
 from taskyard_common.logs import get_logger
 from taskyard_common.records import TaskList, TaskRecord
-from taskyard_common.status_store import NewTask
+from taskyard_common.status_store import NewTask, TransitionOutcome
 from taskyard_common.task_cursors import CursorError
 
-tasks_bp = APIBlueprint("tasks", __name__, url_prefix="/api/tasks", abp_tags=[Tag(name="tasks")])
+tasks_bp = api_blueprint("tasks", __name__, url_prefix="/api/tasks")
 log = get_logger("taskyard.api")
 _UUID = re.compile(UUID_REGEX)
 _SUBMIT_PATHS = frozenset({f"{tasks_bp.url_prefix}", f"{tasks_bp.url_prefix}/batch"})
+# Cancel and retry: the changed record, or why the change was refused.
+_TRANSITION_RESPONSES: ResponseDict = {202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse}
 
 
 def _record_response(record: TaskRecord, status: int) -> Response:
@@ -45,6 +48,16 @@ def _load(found: Services, task_id: str) -> TaskRecord:
     return record
 
 
+def _check_applied(outcome: TransitionOutcome, task_id: str, conflict: str) -> None:
+    """404 if the task went meanwhile; 409 with `conflict` (naming its {status}) if its status
+    does not allow the change."""
+    if outcome.applied:
+        return
+    if outcome.missing:
+        raise ApiError(404, f"no task {task_id}")
+    raise ApiError(409, conflict.format(status=outcome.previous_status))
+
+
 @tasks_bp.post(
     "",
     responses={
@@ -55,7 +68,6 @@ def _load(found: Services, task_id: str) -> TaskRecord:
         415: ErrorResponse,
     },
     summary="Submit a task",
-    operation_id="submitTask",
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
@@ -74,7 +86,6 @@ def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
         415: ErrorResponse,
     },
     summary="Submit many tasks at once",
-    operation_id="submitBatch",
 )
 def submit_batch(body: BatchSubmitRequest) -> Response:
     """Validate every item first (one bad item: 422, nothing queued), then queue them all;
@@ -122,13 +133,9 @@ def _check_batch(body: BatchSubmitRequest, max_tasks: int) -> None:
         raise ApiError(422, "tasks: idempotency keys repeat within the batch", details=details)
 
 
-@tasks_bp.get(
-    "",
-    responses={200: TaskList},
-    summary="List recent tasks, newest first",
-    operation_id="listTasks",
-)
+@tasks_bp.get("", responses={200: TaskList})
 def list_tasks(query: TaskListQuery) -> Response:
+    """List recent tasks, newest first"""
     try:
         items, next_cursor = services().store.list_records(
             status=query.status,
@@ -142,30 +149,19 @@ def list_tasks(query: TaskListQuery) -> Response:
     return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
-@tasks_bp.get(
-    "/<task_id>",
-    responses={200: TaskRecord, 404: ErrorResponse},
-    summary="One task",
-    operation_id="getTask",
-)
+@tasks_bp.get("/<task_id>", responses={200: TaskRecord, 404: ErrorResponse})
 def get_task(path: TaskPath) -> Response:
+    """One task"""
     return jsonify(_load(services(), path.task_id).model_dump(mode="json"))
 
 
-@tasks_bp.delete(
-    "/<task_id>",
-    responses={202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse},
-    summary="Cancel a task that has not finished",
-    operation_id="cancelTask",
-)
+@tasks_bp.delete("/<task_id>", responses=_TRANSITION_RESPONSES)
 def cancel_task(path: TaskPath) -> Response:
+    """Cancel a task that has not finished"""
     found = services()
     record = _load(found, path.task_id)
     outcome = found.store.cancel(record.id)
-    if not outcome.applied:
-        if outcome.missing:
-            raise ApiError(404, f"no task {record.id}")
-        raise ApiError(409, f"task is {outcome.previous_status} and cannot be cancelled")
+    _check_applied(outcome, record.id, "task is {status} and cannot be cancelled")
     log.info(
         "task_cancelled",
         task_id=record.id,
@@ -176,23 +172,14 @@ def cancel_task(path: TaskPath) -> Response:
     return _record_response(_load(found, record.id), 202)
 
 
-@tasks_bp.post(
-    "/<task_id>/retry",
-    responses={202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse},
-    summary="Run a FAILED or CANCELLED task again",
-    operation_id="retryTask",
-)
+@tasks_bp.post("/<task_id>/retry", responses=_TRANSITION_RESPONSES)
 def retry_task(path: TaskPath) -> Response:
+    """Run a FAILED or CANCELLED task again"""
     found = services()
     record = _load(found, path.task_id)
     payload = found.store.get_payload(record.id)
     outcome = found.store.requeue(record.id)
-    if not outcome.applied:
-        if outcome.missing:
-            raise ApiError(404, f"no task {record.id}")
-        raise ApiError(
-            409, f"task is {outcome.previous_status}; only FAILED or CANCELLED tasks rerun"
-        )
+    _check_applied(outcome, record.id, "task is {status}; only FAILED or CANCELLED tasks rerun")
     requeued = _load(found, record.id)
     try:
         found.publisher.publish([NewTask(requeued, payload or {})])
