@@ -31,7 +31,7 @@ from taskyard_common.records import CallbackState, CallbackStatus, TaskRecord
 from taskyard_common.retry import BackoffPolicy, compute_backoff
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
-from taskyard_common.topology import CALLBACK_TASK_NAME
+from taskyard_common.topology import CALLBACK_QUEUE_NAME, CALLBACK_TASK_NAME
 
 MAX_ERROR_CHARS = 500
 USER_AGENT = "Taskyard-Callback/1"
@@ -151,6 +151,6 @@ def register_deliver(app: Celery, settings: Settings) -> Task:
         attempt = (self.request.retries or 0) + 1
         delay = deliveries.attempt(task_id, delivery_id, event, attempt)
         if delay is not None:
-            raise self.retry(countdown=delay, max_retries=None)
+            raise self.retry(countdown=delay, max_retries=None, queue=CALLBACK_QUEUE_NAME)
 
     return deliver

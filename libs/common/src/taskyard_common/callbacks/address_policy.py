@@ -72,8 +72,8 @@ def address_refusal(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("private", any(address in network for network in EXTRA_REFUSED_NETWORKS)),
         ("not globally routable", not address.is_global),
     )

@@ -14,7 +14,7 @@ import celery
 from taskyard_common.logs import get_logger
 from taskyard_common.records import CallbackState, CallbackStatus, TaskStatus
 from taskyard_common.status_store import StatusStore
-from taskyard_common.topology import CALLBACK_QUEUE_NAME, CALLBACK_TASK_NAME
+from taskyard_common.topology import CALLBACK_TASK_NAME, callback_queue
 
 EVENTS: dict[TaskStatus, str] = {
     TaskStatus.SUCCESS: "task.succeeded",
@@ -43,8 +43,11 @@ class CallbackRequests:
             app.send_task(
                 CALLBACK_TASK_NAME,
                 kwargs={"task_id": task_id, "delivery_id": delivery_id, "event": event},
-                queue=CALLBACK_QUEUE_NAME,
-                routing_key=CALLBACK_QUEUE_NAME,
+                # The queue itself, not its name: a task worker's app knows only its own queue.
+                # Declared too (kombu does so once per connection): a message to a queue that
+                # does not exist yet would be confirmed and dropped.
+                queue=callback_queue(),
+                declare=[callback_queue()],
                 ignore_result=True,
             )
         except Exception as error:
