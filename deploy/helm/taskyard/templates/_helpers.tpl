@@ -581,3 +581,19 @@ gets the pod evicted. In bytes.
 - name: tmp
   mountPath: /tmp
 {{- end }}
+
+{{/*
+The callback worker: its Deployment's name, its settings (workers.defaults under
+callbacks.worker, as JSON: fromJson it) and the Secret with the signing secret.
+*/}}
+{{- define "taskyard.callbacks.workerName" -}}
+{{- printf "%s-callback-worker" (include "taskyard.fullname" .) }}
+{{- end }}
+
+{{- define "taskyard.callbacks.workerSettings" -}}
+{{- include "taskyard.deepMerge" (list (deepCopy .Values.workers.defaults) (deepCopy .Values.callbacks.worker)) }}
+{{- end }}
+
+{{- define "taskyard.callbacks.secretName" -}}
+{{- .Values.callbacks.existingSecret | default (printf "%s-callbacks" (include "taskyard.fullname" .)) }}
+{{- end }}
