@@ -23,7 +23,8 @@ def test_one_deployment_consumes_the_callbacks_queue(default_objects) -> None:
     assert container["image"].startswith("taskyard/callback-worker:")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert labels["taskyard.io/queue"] == CALLBACK_QUEUE_NAME
-    # A worker like the others: the RabbitMQ and Redis policies admit it, the workers' denies ingress.
+    # A worker like the others: RabbitMQ's and Redis' policies admit it, the workers' one
+    # denies it ingress.
     assert labels["app.kubernetes.io/component"] == "worker"
     assert "replicas" not in deployment["spec"], "KEDA owns the replica count"
     spec = deployment["spec"]["template"]["spec"]
