@@ -114,7 +114,7 @@ def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
         pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
+    except (OSError, UnicodeError, ValueError) as error:
         raise Unresolvable(f"{host} does not resolve: {error}") from None
     seen: dict[IPAddress, None] = {}
     for _family, _type, _proto, _name, sockaddr in infos:
