@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from functools import cached_property
 from typing import Any
 
 from celery import Celery, Task
@@ -28,9 +27,10 @@ from taskyard_common.callbacks.signing import (
 from taskyard_common.clock import now_iso
 from taskyard_common.logs import get_logger
 from taskyard_common.records import CallbackState, CallbackStatus, TaskRecord
-from taskyard_common.retry import BackoffPolicy, compute_backoff
+from taskyard_common.retry import compute_backoff
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
+from taskyard_common.task_runtime import WorkerRuntime
 from taskyard_common.topology import CALLBACK_QUEUE_NAME, CALLBACK_TASK_NAME
 
 MAX_ERROR_CHARS = 500
@@ -57,15 +57,16 @@ def request_headers(secret: str, event: str, delivery_id: str, body: bytes) -> d
 
 
 class Deliveries:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.backoff = BackoffPolicy.from_settings(settings)
+    """The task workers' per-process runtime (settings, backoff, status store) put to
+    delivering callbacks."""
 
-    @cached_property
+    def __init__(self, settings: Settings) -> None:
+        self.runtime = WorkerRuntime(settings)
+        self.settings = settings
+
+    @property
     def store(self) -> StatusStore:
-        return StatusStore.from_url(
-            self.settings.redis_url.get_secret_value(), self.settings.result_ttl_seconds
-        )
+        return self.runtime.store
 
     def attempt(self, task_id: str, delivery_id: str, event: str, attempt: int) -> float | None:
         """One attempt; the seconds to wait before the next one, None when it is over."""
@@ -126,7 +127,7 @@ class Deliveries:
             log.error("callback_failed", status_code=status_code, error=state.last_error)
             return None
         # The broker's delay exchanges count whole seconds, one at least.
-        delay = max(1, math.ceil(compute_backoff(attempt, self.backoff)))
+        delay = max(1, math.ceil(compute_backoff(attempt, self.runtime.backoff)))
         log.warning(
             "callback_retry_scheduled",
             status_code=status_code,
