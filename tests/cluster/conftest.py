@@ -23,6 +23,7 @@ from kubesim.cluster import Cluster
 from kubesim.keda import Keda
 from kubesim.stack import NAMESPACE, Stack
 
+from support.callback_receiver import running_receiver
 from support.smtp import CatchingHandler
 
 READY_TIMEOUT_SECONDS = 420
@@ -99,8 +100,17 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     smtp = CatchingHandler()
     mail = Controller(smtp, hostname=cluster.network.gateway, port=2525)
     mail.start()
+    # A callback receiver there too, allowed by name (the gateway's address is private).
+    receiver_context = running_receiver(
+        bind_host=cluster.network.gateway, url_host=cluster.network.gateway, secret=""
+    )
+    receiver = receiver_context.__enter__()
     values = render.merge(
-        TEST_VALUES, {"config": {"smtp": {"host": cluster.network.gateway, "port": 2525}}}
+        TEST_VALUES,
+        {
+            "config": {"smtp": {"host": cluster.network.gateway, "port": 2525}},
+            "callbacks": {"allowedHosts": [cluster.network.gateway]},
+        },
     )
     try:
         objects = render.template(helm, values)
@@ -109,11 +119,14 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
             lambda: ready_or_unschedulable(cluster), READY_TIMEOUT_SECONDS, "every pod Ready"
         )
         log("every pod Ready")
-        yield Stack(cluster, keda, objects, helm, values, smtp)
+        signing = cluster.secret(NAMESPACE, f"{render.RELEASE}-callbacks")["signingSecret"]  # type: ignore[index]
+        receiver.secret = signing.decode()
+        yield Stack(cluster, keda, objects, helm, values, smtp, receiver)
     except BaseException:
         log(cluster.status() + "\n" + cluster.logs())
         raise
     finally:
         keda.close()
         mail.stop()
+        receiver_context.__exit__(None, None, None)
         cluster.close()

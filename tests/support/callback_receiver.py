@@ -1,4 +1,5 @@
-"""A real HTTP receiver of completion callbacks on loopback, for the integration tests.
+"""A real HTTP receiver of completion callbacks (on loopback for the integration tests, at
+the pod network's gateway for the cluster tests).
 
 It checks every signature with the receiver code docs/callbacks.md shows (the block marked
 `python receiver`, loaded from the page), records what it got, and answers by its path:
@@ -46,11 +47,14 @@ class Received:
 @dataclass
 class CallbackReceiver:
     port: int
+    url_host: str
+    # The signing secret to check with (settable: a cluster's is known once it is installed).
+    secret: str
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
-        return f"http://{CALLBACK_RECEIVER_HOST}:{self.port}{path}"
+        return f"http://{self.url_host}:{self.port}{path}"
 
     def posts(self, path: str) -> list[Received]:
         with self.lock:
@@ -58,7 +62,11 @@ class CallbackReceiver:
 
 
 @contextmanager
-def running_receiver() -> Iterator[CallbackReceiver]:
+def running_receiver(
+    bind_host: str = "127.0.0.1",
+    url_host: str = CALLBACK_RECEIVER_HOST,
+    secret: str = CALLBACK_SIGNING_SECRET,
+) -> Iterator[CallbackReceiver]:
     verify = documented_receiver()["verify_signature"]
     state: dict[str, CallbackReceiver] = {}
 
@@ -66,9 +74,7 @@ def running_receiver() -> Iterator[CallbackReceiver]:
         def do_POST(self) -> None:
             receiver = state["receiver"]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            valid = verify(
-                CALLBACK_SIGNING_SECRET, self.headers.get("Taskyard-Signature", ""), body
-            )
+            valid = verify(receiver.secret, self.headers.get("Taskyard-Signature", ""), body)
             with receiver.lock:
                 receiver.received.append(Received(self.path, dict(self.headers), body, valid))
                 seen = sum(1 for r in receiver.received if r.path == self.path)
@@ -82,8 +88,8 @@ def running_receiver() -> Iterator[CallbackReceiver]:
         def log_message(self, *_args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state["receiver"] = CallbackReceiver(server.server_address[1])
+    server = ThreadingHTTPServer((bind_host, 0), Handler)
+    state["receiver"] = CallbackReceiver(server.server_address[1], url_host, secret)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
