@@ -4,6 +4,7 @@ without them the tests skip, and fail when CI is set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -100,11 +101,14 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     smtp = CatchingHandler()
     mail = Controller(smtp, hostname=cluster.network.gateway, port=2525)
     mail.start()
-    # A callback receiver there too, allowed by name (the gateway's address is private).
-    receiver_context = running_receiver(
-        bind_host=cluster.network.gateway, url_host=cluster.network.gateway, secret=""
+    # A callback receiver there too, allowed by name (the gateway's address is private);
+    # its secret is the one the chart generates, known once the chart is applied.
+    closing = contextlib.ExitStack()
+    receiver = closing.enter_context(
+        running_receiver(
+            bind_host=cluster.network.gateway, url_host=cluster.network.gateway, secret=""
+        )
     )
-    receiver = receiver_context.__enter__()
     values = render.merge(
         TEST_VALUES,
         {
@@ -128,5 +132,5 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     finally:
         keda.close()
         mail.stop()
-        receiver_context.__exit__(None, None, None)
+        closing.close()
         cluster.close()

@@ -146,3 +146,22 @@ def test_a_private_callback_url_is_refused_at_submit(api: ApiClient, url: str) -
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"][0]["loc"] == ["callback_url"]
+
+
+def test_the_address_is_checked_again_at_delivery(
+    stack: Stack, api: ApiClient, receiver: CallbackReceiver
+) -> None:
+    """A callback worker that does not allow the host refuses what the API accepted: the
+    delivery fails at once, nothing is sent."""
+    stack.stop_worker(CALLBACK_QUEUE_NAME)
+    try:
+        stack.start_callback_worker({"TASKYARD_CALLBACK_ALLOWED_HOSTS": ""})
+        path = unique("/ok")
+        task = api.submit({"type": "data", "payload": RECORDS, "callback_url": receiver.url(path)})
+        callback = settled_callback(api, task["id"])
+        assert (callback["status"], callback["attempts"]) == ("FAILED", 1)
+        assert "loopback" in callback["last_error"]
+        assert receiver.posts(path) == []
+    finally:
+        stack.stop_worker(CALLBACK_QUEUE_NAME)
+        stack.start_callback_worker({"TASKYARD_CALLBACK_MAX_ATTEMPTS": str(MAX_ATTEMPTS)})
