@@ -2,8 +2,8 @@
 # the build argument SERVICE and the target of the same name pick the service:
 #   docker build --build-arg SERVICE=data-worker --target data-worker \
 #     -t taskyard/data-worker:0.1.0 .
-# (scripts/build-images.sh builds all four this way, and passes BASE_IMAGE.)
-# SERVICE is api, data-worker, email-worker or file-worker.
+# (scripts/build-images.sh builds all five this way, and passes BASE_IMAGE.)
+# SERVICE is api, data-worker, email-worker, file-worker or callback-worker.
 #
 # Two stages from the same base, so the interpreter the virtual environment
 # points at exists in the final image: "build" resolves the locked dependencies
@@ -26,8 +26,8 @@ ENV UV_COMPILE_BYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-RUN case "$SERVICE" in api|data-worker|email-worker|file-worker) ;; \
-      *) echo "build argument SERVICE must be api, data-worker, email-worker or file-worker" >&2; \
+RUN case "$SERVICE" in api|data-worker|email-worker|file-worker|callback-worker) ;; \
+      *) echo "build argument SERVICE must be api, data-worker, email-worker, file-worker or callback-worker" >&2; \
          exit 1 ;; \
     esac
 
@@ -54,6 +54,7 @@ COPY services/api/pyproject.toml services/api/
 COPY services/data-worker/pyproject.toml services/data-worker/
 COPY services/email-worker/pyproject.toml services/email-worker/
 COPY services/file-worker/pyproject.toml services/file-worker/
+COPY services/callback-worker/pyproject.toml services/callback-worker/
 
 # uv uses the base image's interpreter: /usr/local/bin/python3 in the official
 # image, Debian's /usr/bin/python3 in the stand-in base.
@@ -132,3 +133,7 @@ CMD ["taskyard-email-worker", "--priority", "normal"]
 
 FROM runtime AS file-worker
 CMD ["taskyard-file-worker", "--priority", "normal"]
+
+# Delivers completion callbacks from the callbacks queue.
+FROM runtime AS callback-worker
+CMD ["taskyard-callback-worker"]

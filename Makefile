@@ -28,7 +28,7 @@ test-unit: ## Unit tests only (no servers)
 lint: ## ruff and mypy
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
-	$(UV) run --locked mypy libs/common/src libs/client/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src
+	$(UV) run --locked mypy libs/common/src libs/client/src services/api/src services/data-worker/src services/email-worker/src services/file-worker/src services/callback-worker/src
 
 .PHONY: audit
 audit: ## Dependency audit: pip-audit over uv.lock
@@ -40,7 +40,7 @@ format: ## Format the code with ruff
 	$(UV) run ruff check --fix .
 
 .PHONY: images
-images: ## Build the four service images as taskyard/<name>:<version>
+images: ## Build the five service images as taskyard/<name>:<version>
 	@scripts/build-images.sh
 
 .PHONY: test-cluster

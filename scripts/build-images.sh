@@ -5,7 +5,7 @@
 # TASKYARD_IMAGE_PREFIX replaces "taskyard/" in the tags (parallel builds on one
 # Docker daemon keep apart that way).
 #
-#   scripts/build-images.sh                # all four
+#   scripts/build-images.sh                # all five
 #   scripts/build-images.sh api data-worker
 #
 # Base image: $TASKYARD_BASE_IMAGE when set; else python:3.11-slim-bookworm when
@@ -20,7 +20,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-all_images=(api data-worker email-worker file-worker)
+all_images=(api data-worker email-worker file-worker callback-worker)
 official_base=python:3.11-slim-bookworm
 # Size budgets over the base (MB): polars alone is 143 MB of the data worker's.
 # TASKYARD_IMAGE_MAX_MB sets one budget for all.

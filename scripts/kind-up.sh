@@ -41,7 +41,8 @@ docker info >/dev/null 2>&1 || scripts/ensure-docker.sh
 version="$(awk -F'"' '/^appVersion:/ { print $2 }' "$chart/Chart.yaml")"
 [[ -n "$version" ]] || die "no appVersion in $chart/Chart.yaml"
 images=("taskyard/api:$version" "taskyard/data-worker:$version"
-  "taskyard/email-worker:$version" "taskyard/file-worker:$version")
+  "taskyard/email-worker:$version" "taskyard/file-worker:$version"
+  "taskyard/callback-worker:$version")
 stamp_dir="$root/.cache/kind"
 stamp="$stamp_dir/$cluster.images"
 

@@ -21,6 +21,10 @@ if [ ! -f .env ] || ! grep -q '^TASKYARD_FLOWER_BASIC_AUTH=' .env; then
   } >> .env
   echo "wrote development Flower credentials to .env"
 fi
+if ! grep -q '^TASKYARD_CALLBACK_SIGNING_SECRET=' .env; then
+  echo "TASKYARD_CALLBACK_SIGNING_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" >> .env
+  echo "wrote a development callback signing secret to .env"
+fi
 # shellcheck source=scripts/load-dotenv.sh
 . scripts/load-dotenv.sh
 load_dotenv_defaults .env
@@ -37,6 +41,7 @@ purge_interval_seconds=3600
   echo "flower: $venv_bin/taskyard-flower --address=127.0.0.1 --port=5555"
   # Expired uploads and outputs go once an hour, as the chart's filePurge CronJob does; a
   # failed run is logged and the next one tries again.
+  echo "callbacks: $venv_bin/taskyard-callback-worker"
   echo "purge: sh -c 'while :; do $venv_bin/taskyard-admin purge-expired; sleep $purge_interval_seconds; done'"
 } > "$procfile"
 

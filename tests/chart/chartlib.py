@@ -69,6 +69,7 @@ EXISTING_SECRETS_VALUES: dict[str, Any] = {
     "api": {"apiKeys": {"existingSecret": "my-api-keys", "existingSecretKey": "keys.txt"}},
     "flower": {"auth": {"existingSecret": "my-flower"}},
     "smtp": {"existingSecret": "my-smtp"},
+    "callbacks": {"existingSecret": "my-callbacks"},
     "storage": {"type": "s3", "s3": {"bucket": "files", "existingSecret": "my-s3"}},
 }
 
@@ -239,10 +240,21 @@ def secrets_by_name(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def worker_deployments(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The task workers' Deployments (the callback worker shares their component, not a type)."""
     return [
         o
         for o in by_kind(objects, "Deployment")
         if o["metadata"]["labels"].get("app.kubernetes.io/component") == "worker"
+        and "taskyard.io/task-type" in o["metadata"]["labels"]
+    ]
+
+
+def worker_scaled_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The task workers' ScaledObjects (not the callback worker's)."""
+    return [
+        o
+        for o in by_kind(objects, "ScaledObject")
+        if "taskyard.io/task-type" in o["metadata"]["labels"]
     ]
 
 

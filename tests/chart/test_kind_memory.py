@@ -25,6 +25,7 @@ def test_scale_out_counts_workers_at_max_replicas(helm):
     workers = {name: row for name, row in rows.items() if "-worker-" in name}
     assert len(workers) == 9
     assert set(workers.values()) == {(3, 96 * MIB)}
+    assert rows["Deployment/taskyard-callback-worker"] == (1, 96 * MIB)
     assert rows["Deployment/taskyard-api"] == (1, 128 * MIB)
     assert rows["Deployment/taskyard-flower"] == (1, 64 * MIB)
     # RabbitMQ: its container's 256Mi outweighs its init containers
@@ -34,8 +35,9 @@ def test_scale_out_counts_workers_at_max_replicas(helm):
 
 def test_totals(helm):
     figures = kind_memory.totals(kind_memory.render(helm))
-    assert figures["pods"] == 9 * 3 + 4
-    assert figures["taskyard_requests"] == (27 * 96 + 128 + 64 + 256 + 64) * MIB
+    # Nine task worker Deployments at 3 replicas, one callback worker, API, Flower, RabbitMQ, Valkey
+    assert figures["pods"] == 9 * 3 + 1 + 4
+    assert figures["taskyard_requests"] == (28 * 96 + 128 + 64 + 256 + 64) * MIB
     assert figures["docker_gib"] == 5
 
 

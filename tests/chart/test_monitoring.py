@@ -334,15 +334,18 @@ def test_monitors_are_structurally_valid_and_resolve(render):
     env = chartlib.resolve_env(flower["spec"]["template"]["spec"]["containers"][0], objects)
     assert env["TASKYARD_FLOWER_BASIC_AUTH"] == f"{user}:{password}"
 
-    # PodMonitor: all nine worker pods, and nothing else, on their `metrics` port.
+    # PodMonitor: the nine task worker pods on their `metrics` port, and the callback worker,
+    # which serves no metrics (metrics.port 0: no such port, nothing scraped); nothing else.
     monitor = found[("PodMonitor", "taskyard-workers")]
     pods = [
         d["spec"]["template"]
         for d in chartlib.by_kind(objects, "Deployment") + chartlib.by_kind(objects, "StatefulSet")
     ]
     chosen = [p for p in pods if selects(monitor["spec"]["selector"], p["metadata"]["labels"])]
-    assert len(chosen) == 9
+    assert len(chosen) == 10
     assert all(p["metadata"]["labels"]["app.kubernetes.io/component"] == "worker" for p in chosen)
+    chosen = [p for p in chosen if "taskyard.io/task-type" in p["metadata"]["labels"]]
+    assert len(chosen) == 9
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
     for pod in chosen:

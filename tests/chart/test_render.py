@@ -140,6 +140,7 @@ def test_references_resolve(render, scenario):
             "my-api-keys",
             "my-flower",
             "my-smtp",
+            "my-callbacks",
             "my-s3",
         )
     }

@@ -112,6 +112,7 @@ def test_no_secret_literal_in_default_render(helm, default_objects):
     }
     assert set(first_secrets) == {
         "taskyard-api-keys",
+        "taskyard-callbacks",
         "taskyard-connections",
         "taskyard-flower",
         "taskyard-rabbitmq",
@@ -183,7 +184,13 @@ def test_generated_values_are_consistent(default_objects):
 
 
 def test_generated_secrets_are_kept(default_objects):
-    for name in ("taskyard-api-keys", "taskyard-flower", "taskyard-rabbitmq", "taskyard-redis"):
+    for name in (
+        "taskyard-api-keys",
+        "taskyard-callbacks",
+        "taskyard-flower",
+        "taskyard-rabbitmq",
+        "taskyard-redis",
+    ):
         secret = chartlib.named(default_objects, "Secret", name)
         assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     helpers = (chartlib.CHART_DIR / "templates" / "_secrets.tpl").read_text()
@@ -274,7 +281,8 @@ def test_s3_storage(render):
     for deployment in chartlib.by_kind(objects, "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         assert not any("persistentVolumeClaim" in v for v in spec.get("volumes") or [])
-        if deployment["metadata"]["name"] == "taskyard-flower":
+        # Flower and the callback worker read no files.
+        if deployment["metadata"]["name"] in ("taskyard-flower", "taskyard-callback-worker"):
             continue
         env = chartlib.resolve_env(spec["containers"][0], objects)
         assert env["AWS_ACCESS_KEY_ID"] == "AKIATESTKEY"

@@ -65,7 +65,7 @@ def test_upgrade_keeps_every_generated_secret(helm, tmp_path):
     )
     assert urls["redis-url"] == "redis://:kept-redis-password@taskyard-redis.taskyard.svc:6379/0"
     # Discovery lists keda.sh/v1alpha1, so the ScaledObjects are rendered.
-    assert len(chartlib.by_kind(objects, "ScaledObject")) == 9
+    assert len(chartlib.worker_scaled_objects(objects)) == 9
 
 
 def test_first_install_generates_and_missing_keys_are_filled(helm, tmp_path):

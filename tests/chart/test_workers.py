@@ -63,7 +63,7 @@ def test_worker_environment_and_grace_period(default_objects):
 def test_one_scaled_object_per_queue(render, scenario):
     objects = render(scenario)
     workers = workers_by_queue(objects)
-    scaled = chartlib.by_kind(objects, "ScaledObject")
+    scaled = chartlib.worker_scaled_objects(objects)
     assert len(scaled) == 9
     auths = {a["metadata"]["name"]: a for a in chartlib.by_kind(objects, "TriggerAuthentication")}
     assert len(auths) == 1
@@ -98,7 +98,7 @@ def test_default_keda_tuning(default_objects):
     """Defaults: a value per priority (a tighter target for high), and a scale-down
     window longer than a typical task (minutes)."""
     values = {}
-    for obj in chartlib.by_kind(default_objects, "ScaledObject"):
+    for obj in chartlib.worker_scaled_objects(default_objects):
         (trigger,) = obj["spec"]["triggers"]
         _, priority = parse_queue_name(trigger["metadata"]["queueName"])
         values.setdefault(priority, set()).add(float(trigger["metadata"]["value"]))
@@ -132,7 +132,7 @@ def test_without_keda_workers_have_fixed_replicas(render, scenario):
 
 def test_keda_without_crd_check_renders_offline(helm):
     objects = chartlib.helm_template(helm, {"keda": {"checkCrds": False}}, keda_crds=False)
-    assert len(chartlib.by_kind(objects, "ScaledObject")) == 9
+    assert len(chartlib.worker_scaled_objects(objects)) == 9
 
 
 def test_worker_settings_merge_in_order(helm):
@@ -160,7 +160,7 @@ def test_worker_settings_merge_in_order(helm):
     assert concurrency["file.low"] == "5"
     scaled = {
         o["spec"]["triggers"][0]["metadata"]["queueName"]: o["spec"]
-        for o in chartlib.by_kind(objects, "ScaledObject")
+        for o in chartlib.worker_scaled_objects(objects)
     }
     assert scaled["file.low"]["maxReplicaCount"] == 2
     assert scaled["data.low"]["maxReplicaCount"] == 7
@@ -172,7 +172,7 @@ def test_disabled_type_has_no_workers(helm):
     objects = chartlib.helm_template(helm, {"workers": {"types": {"email": {"enabled": False}}}})
     queues = set(workers_by_queue(objects))
     assert queues == {q for q in QUEUE_NAMES if not q.startswith("email.")}
-    assert len(chartlib.by_kind(objects, "ScaledObject")) == 6
+    assert len(chartlib.worker_scaled_objects(objects)) == 6
 
 
 def test_grace_period_must_exceed_soft_shutdown(helm):

@@ -4,6 +4,7 @@ without them the tests skip, and fail when CI is set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from kubesim.cluster import Cluster
 from kubesim.keda import Keda
 from kubesim.stack import NAMESPACE, Stack
 
+from support.callback_receiver import running_receiver
 from support.smtp import CatchingHandler
 
 READY_TIMEOUT_SECONDS = 420
@@ -99,8 +101,20 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     smtp = CatchingHandler()
     mail = Controller(smtp, hostname=cluster.network.gateway, port=2525)
     mail.start()
+    # A callback receiver there too, allowed by name (the gateway's address is private);
+    # its secret is the one the chart generates, known once the chart is applied.
+    closing = contextlib.ExitStack()
+    receiver = closing.enter_context(
+        running_receiver(
+            bind_host=cluster.network.gateway, url_host=cluster.network.gateway, secret=""
+        )
+    )
     values = render.merge(
-        TEST_VALUES, {"config": {"smtp": {"host": cluster.network.gateway, "port": 2525}}}
+        TEST_VALUES,
+        {
+            "config": {"smtp": {"host": cluster.network.gateway, "port": 2525}},
+            "callbacks": {"allowedHosts": [cluster.network.gateway]},
+        },
     )
     try:
         objects = render.template(helm, values)
@@ -109,11 +123,14 @@ def stack(helm: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
             lambda: ready_or_unschedulable(cluster), READY_TIMEOUT_SECONDS, "every pod Ready"
         )
         log("every pod Ready")
-        yield Stack(cluster, keda, objects, helm, values, smtp)
+        signing = cluster.secret(NAMESPACE, f"{render.RELEASE}-callbacks")["signingSecret"]  # type: ignore[index]
+        receiver.secret = signing.decode()
+        yield Stack(cluster, keda, objects, helm, values, smtp, receiver)
     except BaseException:
         log(cluster.status() + "\n" + cluster.logs())
         raise
     finally:
         keda.close()
         mail.stop()
+        closing.close()
         cluster.close()

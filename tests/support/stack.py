@@ -43,6 +43,10 @@ STOP_TIMEOUT_SECONDS = 40
 TEST_REDIS_DBS = range(1, 16)
 TEST_REDIS_DB_LEASE_SECONDS = 3600
 REDIS_DB_LEASE_KEY = "taskyard-test:db-lease:{db}"
+# Completion callbacks of a test stack: signed with this, and allowed to reach a receiver on
+# this machine (loopback is refused for every other host).
+CALLBACK_SIGNING_SECRET = "test-callback-secret"
+CALLBACK_RECEIVER_HOST = "localhost"
 
 
 def claim_redis_db(endpoints: servers.Endpoints = servers.DEFAULT_ENDPOINTS) -> int:
@@ -318,6 +322,8 @@ class Stack:
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
             # Load and fault tests submit thousands of tasks a minute from one client.
             "TASKYARD_RATE_LIMIT": "1000000/minute",
+            "TASKYARD_CALLBACK_SIGNING_SECRET": CALLBACK_SIGNING_SECRET,
+            "TASKYARD_CALLBACK_ALLOWED_HOSTS": CALLBACK_RECEIVER_HOST,
             **(extra_env or {}),
         }
         return cls(workdir, env, f"http://127.0.0.1:{port}", backends, smtp)
@@ -373,6 +379,20 @@ class Stack:
         )
         worker.start()
         self.workers[queue] = worker
+        return worker
+
+    def start_callback_worker(self, extra_env: dict[str, str] | None = None) -> ManagedProcess:
+        """`taskyard-callback-worker` on the callbacks queue, stopped with the stack."""
+        queue = topology.CALLBACK_QUEUE_NAME
+        worker = ManagedProcess(
+            queue,
+            [str(BIN / "taskyard-callback-worker")],
+            {**self.env, **(extra_env or {})},
+            self.workdir / f"worker-{queue}.log",
+        )
+        worker.start()
+        self.workers[queue] = worker
+        self.wait_consuming(queue)
         return worker
 
     def wait_consuming(self, queue: str, timeout_seconds: float = READY_TIMEOUT_SECONDS) -> None:

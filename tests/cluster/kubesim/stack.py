@@ -22,6 +22,7 @@ class Stack:
     helm: str
     values: dict[str, Any]
     smtp: Any  # support.smtp.CatchingHandler: its delay_seconds slows every delivery
+    callbacks: Any  # support.callback_receiver.CallbackReceiver at the pod network's gateway
 
     def component_service(self, component: str) -> dict[str, Any]:
         for service in self.cluster.of_kind("Service", NAMESPACE):

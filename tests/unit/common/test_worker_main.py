@@ -7,7 +7,7 @@ from celery import Celery
 from celery.bin.base import CLIContext
 from celery.bin.worker import worker as celery_worker_command
 
-from taskyard_common.worker_main import celery_worker_arguments
+from taskyard_common.worker_main import callback_worker_arguments, celery_worker_arguments
 
 FIXED = ["--loglevel", "INFO", "--without-mingle", "--without-gossip", "--task-events"]
 
@@ -78,3 +78,17 @@ def test_celery_rejects_what_it_does_not_know():
 def test_refused(argv):
     with pytest.raises(SystemExit):
         celery_worker_arguments("email", argv)
+
+
+def test_the_callback_worker_consumes_the_callbacks_queue() -> None:
+    arguments = callback_worker_arguments(["--concurrency", "4"])
+    assert arguments[:5] == ["worker", "--queues", "callbacks", "--hostname", "callback@%h"]
+    params = celery_parse(arguments)
+    assert params["queues"] == ["callbacks"]
+    assert params["concurrency"] == 4
+
+
+@pytest.mark.parametrize("argv", [["-Q", "data.high"], ["--hostname=x@y"]])
+def test_the_callback_worker_keeps_its_queue_and_name(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        callback_worker_arguments(argv)

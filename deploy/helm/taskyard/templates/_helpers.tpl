@@ -9,6 +9,9 @@ The chart's named templates, one file per topic:
   _pods.tpl          Pods: settings every Taskyard pod shares, the connection environment, and scheduling.
   _probes.tpl        Probes: the worker heartbeat that the liveness and startup probes check.
   _workers.tpl       Workers: the settings of each worker Deployment, merged from the values' layers.
+  _worker_deployment.tpl   Worker objects: the Deployment every Celery worker shares.
+  _worker_scaledobject.tpl Worker scaling: the KEDA ScaledObject every worker Deployment shares.
+  _callbacks.tpl     Callbacks: the callback worker's name, its settings and its signing Secret.
   _capabilities.tpl  Capabilities: whether the cluster serves the APIs of KEDA and the Prometheus Operator.
   _rabbitmq.tpl      RabbitMQ: its version-dependent settings and the checks of a cluster.
   _validate.tpl      Validation: value combinations the schema cannot express.

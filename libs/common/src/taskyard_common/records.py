@@ -36,6 +36,23 @@ class TaskErrorInfo(BaseModel):
     retryable: bool
 
 
+class CallbackStatus(StrEnum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+class CallbackState(BaseModel):
+    """Where delivery of the task's completion callback stands."""
+
+    url: str
+    status: CallbackStatus = CallbackStatus.PENDING
+    attempts: int = Field(default=0, description="POSTs tried for the latest final status")
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: str | None = None
+
+
 class TaskRecord(BaseModel):
     id: str = Field(description="uuid4, also the Celery task id")
     type: TaskType
@@ -59,6 +76,9 @@ class TaskRecord(BaseModel):
     error: TaskErrorInfo | None = None
     worker: str | None = Field(default=None, description="the worker that ran the last attempt")
     history: list[HistoryEntry] = Field(default_factory=list)
+    callback: CallbackState | None = Field(
+        default=None, description="the completion callback asked for with callback_url, if any"
+    )
 
 
 class TaskList(BaseModel):

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     flower_basic_auth: SecretStr = SecretStr("")
     flower_cookie_secret: SecretStr = SecretStr("")
 
+    # Completion callbacks. The signing secret has no default: the chart generates one and
+    # `make run` writes one into .env; the callback worker refuses to start without it.
+    callback_signing_secret: SecretStr = SecretStr("")
+    callback_max_attempts: int = Field(default=8, ge=1, le=100)
+    # Host names (comma separated) whose callbacks may go to private, loopback or link-local
+    # addresses, which are refused for every other host.
+    callback_allowed_hosts: str = ""
+
     result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
 
@@ -134,6 +142,10 @@ class Settings(BaseSettings):
         the hard one kills its pool process."""
         soft = timeout_seconds or self.time_limit_seconds(task_type)
         return soft, soft + self.hard_time_limit_grace_seconds
+
+    def callback_allowed_host_set(self) -> frozenset[str]:
+        hosts = (h.strip().lower().rstrip(".") for h in self.callback_allowed_hosts.split(","))
+        return frozenset(h for h in hosts if h)
 
     def api_key_set(self) -> frozenset[str]:
         """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""

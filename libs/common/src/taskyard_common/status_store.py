@@ -9,7 +9,7 @@ Listing uses one sorted set per filter combination, scored by creation time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from taskyard_common.limits import LIST_LIMIT_MAX
 from taskyard_common.records import (
     FINAL_STATUSES,
     RERUNNABLE_STATUSES,
+    CallbackState,
     TaskRecord,
     TaskStatus,
 )
@@ -124,7 +125,15 @@ if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL'
 return 1
 """
 
-_JSON_FIELDS = ("result", "error", "payload")
+# Set a field of a record that still exists (a delivery must not revive an expired record).
+# KEYS: record hash. ARGV: field, value.
+_LUA_SET_IF_EXISTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+_JSON_FIELDS = ("result", "error", "payload", "callback")
 _INT_FIELDS = ("attempts", "max_retries")
 
 
@@ -142,6 +151,10 @@ def index_key(status: str, task_type: str, priority: str) -> str:
 
 def idempotency_key(key: str) -> str:
     return f"{KEY_PREFIX}:idem:{key}"
+
+
+# Told of every transition into a final status this store applies (completion callbacks).
+FinalListener = Callable[["StatusStore", str, TaskStatus], None]
 
 
 @dataclass(frozen=True)
@@ -199,13 +212,16 @@ class StatusStore:
         client: redis.Redis,
         ttl_seconds: int,
         idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+        on_final: FinalListener | None = None,
     ) -> None:
         self._redis = client
         self._ttl_seconds = ttl_seconds
         self._idempotency_ttl_seconds = idempotency_ttl_seconds
+        self._on_final = on_final
         self._transition = client.register_script(_LUA_TRANSITION)
         self._create = client.register_script(_LUA_CREATE)
         self._discard = client.register_script(_LUA_DISCARD)
+        self._set_if_exists = client.register_script(_LUA_SET_IF_EXISTS)
 
     @classmethod
     def from_url(
@@ -213,6 +229,7 @@ class StatusStore:
         url: str,
         ttl_seconds: int,
         idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
+        on_final: FinalListener | None = None,
     ) -> StatusStore:
         client = redis.Redis.from_url(
             url,
@@ -221,7 +238,7 @@ class StatusStore:
             socket_timeout=5,
             health_check_interval=30,
         )
-        return cls(client, ttl_seconds, idempotency_ttl_seconds)
+        return cls(client, ttl_seconds, idempotency_ttl_seconds, on_final)
 
     @property
     def redis(self) -> redis.Redis:
@@ -328,11 +345,22 @@ class StatusStore:
         applied, previous, *due_at = self._transition(
             keys=[task_key(task_id), history_key(task_id)], args=args
         )
+        if applied and self._on_final is not None and targets[-1] in FINAL_STATUSES:
+            self._on_final(self, task_id, targets[-1])
         return TransitionOutcome(
             bool(applied),
             TaskStatus(previous) if previous else None,
             due_at[0] if due_at else None,
         )
+
+    def callback_state(self, task_id: str) -> CallbackState | None:
+        text = self._redis.hget(task_key(task_id), "callback")
+        return CallbackState.model_validate_json(text) if text else None
+
+    def set_callback_state(self, task_id: str, state: CallbackState) -> bool:
+        """False when the record is gone (expired): nothing is written then."""
+        value = _encode(state.model_dump(mode="json"))
+        return bool(self._set_if_exists(keys=[task_key(task_id)], args=["callback", value]))
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
         """RECEIVED then PROCESSING (or PROCESSING alone after a backoff); refused once final."""

@@ -22,6 +22,7 @@ from celery.exceptions import Reject, Retry, TimeLimitExceeded
 from pydantic import ValidationError
 
 from taskyard_common import metrics, worker_heartbeat, worker_monitoring
+from taskyard_common.callbacks.enqueue import CallbackRequests
 from taskyard_common.celery_app import task_reprs
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
@@ -111,7 +112,9 @@ class WorkerRuntime:
     @cached_property
     def store(self) -> StatusStore:
         return StatusStore.from_url(
-            self.settings.redis_url.get_secret_value(), self.settings.result_ttl_seconds
+            self.settings.redis_url.get_secret_value(),
+            self.settings.result_ttl_seconds,
+            on_final=CallbackRequests(),
         )
 
     @cached_property

@@ -1,4 +1,4 @@
-"""Queue topology: the exchange, the nine queues and the task names.
+"""Queue topology: the exchange, the nine task queues, the callbacks queue and the task names.
 
 Queue names exist here and nowhere else; the API, the workers and the chart's
 tests all take them from this module.
@@ -26,6 +26,11 @@ TASK_NAMES: Final[dict[TaskType, str]] = {
     "email": "taskyard.email.send",
     "file": "taskyard.file.process",
 }
+
+
+# Completion callbacks: their own queue, task and worker (taskyard-callback-worker).
+CALLBACK_QUEUE_NAME: Final = "callbacks"
+CALLBACK_TASK_NAME: Final = "taskyard.callback.deliver"
 
 
 def queue_name(task_type: TaskType, priority: Priority) -> str:
@@ -59,16 +64,24 @@ def exchange() -> Exchange:
     return Exchange(EXCHANGE_NAME, type=EXCHANGE_TYPE, durable=True)
 
 
+def _durable_queue(name: str, taskyard_exchange: Exchange) -> Queue:
+    return Queue(
+        name,
+        taskyard_exchange,
+        routing_key=name,
+        durable=True,
+        queue_arguments={"x-queue-type": "quorum"},
+    )
+
+
+def callback_queue() -> Queue:
+    return _durable_queue(CALLBACK_QUEUE_NAME, exchange())
+
+
 def kombu_queues() -> list[Queue]:
-    """The nine durable quorum queues, each bound by its own name as routing key."""
+    """The nine task queues and the callbacks queue: durable quorum queues, each bound by its
+    own name as routing key."""
     taskyard_exchange = exchange()
-    return [
-        Queue(
-            name,
-            taskyard_exchange,
-            routing_key=name,
-            durable=True,
-            queue_arguments={"x-queue-type": "quorum"},
-        )
-        for name in QUEUE_NAMES
+    return [_durable_queue(name, taskyard_exchange) for name in QUEUE_NAMES] + [
+        _durable_queue(CALLBACK_QUEUE_NAME, taskyard_exchange)
     ]

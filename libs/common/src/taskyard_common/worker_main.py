@@ -1,4 +1,5 @@
-"""What every `taskyard-<type>-worker` process runs: consume exactly one queue.
+"""What every `taskyard-<type>-worker` process (and `taskyard-callback-worker`) runs:
+consume exactly one queue.
 
 SIGTERM (what Kubernetes and `docker stop` send, so the path of every scale-down and
 rollout) is Celery's warm shutdown: no new task is taken and the worker exits as soon as
@@ -20,7 +21,36 @@ import importlib
 import os
 import sys
 
-from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name
+from taskyard_common.topology import (
+    CALLBACK_QUEUE_NAME,
+    PRIORITIES,
+    TaskType,
+    kombu_queues,
+    queue_name,
+)
+
+FIXED_ARGUMENTS = ("-Q", "--queues", "-n", "--hostname")
+
+
+def _refuse_fixed(parser: argparse.ArgumentParser, celery_args: list[str], set_by: str) -> None:
+    for fixed in FIXED_ARGUMENTS:
+        if any(arg == fixed or arg.startswith(f"{fixed}=") for arg in celery_args):
+            parser.error(f"{fixed} is set by {set_by}")
+
+
+def _consumer_arguments(queue: str, hostname: str) -> list[str]:
+    return [
+        "worker",
+        "--queues",
+        queue,
+        "--hostname",
+        hostname,
+        "--loglevel",
+        os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
+        "--without-mingle",
+        "--without-gossip",
+        "--task-events",
+    ]
 
 
 def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, list[str]]:
@@ -33,28 +63,32 @@ def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, 
     parser = argparse.ArgumentParser(prog=f"taskyard-{task_type}-worker")
     parser.add_argument("--priority", choices=PRIORITIES, required=True)
     args, celery_args = parser.parse_known_args(argv)
-    for fixed in ("-Q", "--queues", "-n", "--hostname"):
-        if any(arg == fixed or arg.startswith(f"{fixed}=") for arg in celery_args):
-            parser.error(f"{fixed} is set by taskyard-{task_type}-worker from --priority")
+    _refuse_fixed(parser, celery_args, f"taskyard-{task_type}-worker from --priority")
     queue = queue_name(task_type, args.priority)
-    worker_args = [
-        "worker",
-        "--queues",
-        queue,
-        "--hostname",
-        f"{task_type}-{args.priority}@%h",
-        "--loglevel",
-        os.environ.get("TASKYARD_LOG_LEVEL", "INFO").upper(),
-        "--without-mingle",
-        "--without-gossip",
-        "--task-events",
-    ]
+    worker_args = _consumer_arguments(queue, f"{task_type}-{args.priority}@%h")
     return queue, worker_args + celery_args
 
 
-def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
-    queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
+def callback_worker_arguments(argv: list[str]) -> list[str]:
+    """Arguments of `celery worker` for `taskyard-callback-worker <argv>`: the callbacks queue."""
+    parser = argparse.ArgumentParser(prog="taskyard-callback-worker")
+    _, celery_args = parser.parse_known_args(argv)
+    _refuse_fixed(parser, celery_args, "taskyard-callback-worker")
+    return _consumer_arguments(CALLBACK_QUEUE_NAME, "callback@%h") + celery_args
+
+
+def _consume(app_module: str, queue: str, worker_args: list[str]) -> None:
     app = importlib.import_module(app_module).app
     # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
     app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     app.worker_main(worker_args)
+
+
+def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+    queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
+    _consume(app_module, queue, worker_args)
+
+
+def start_callback_worker(app_module: str, argv: list[str] | None = None) -> None:
+    worker_args = callback_worker_arguments(sys.argv[1:] if argv is None else argv)
+    _consume(app_module, CALLBACK_QUEUE_NAME, worker_args)

@@ -8,6 +8,7 @@ from celery import Celery
 from flask import current_app
 
 from taskyard_api.publisher import Publisher
+from taskyard_common.callbacks.enqueue import CallbackRequests
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
@@ -34,6 +35,7 @@ class Services:
                 settings.redis_url.get_secret_value(),
                 settings.result_ttl_seconds,
                 settings.idempotency_ttl_seconds,
+                on_final=CallbackRequests(celery),
             ),
             files=FileStore.from_settings(settings),
             celery=celery,

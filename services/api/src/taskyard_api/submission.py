@@ -24,7 +24,7 @@ from taskyard_common import topology
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts.submit import Submission
 from taskyard_common.logs import get_logger
-from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
+from taskyard_common.records import CallbackState, HistoryEntry, TaskRecord, TaskStatus
 from taskyard_common.schedule import is_scheduled, requested_run_at
 from taskyard_common.status_store import NewTask
 
@@ -82,6 +82,11 @@ def _new_task(found: Services, request: Request) -> NewTask:
         created_at=created_at,
         run_at=None if run_at is None else iso(run_at),
         history=[HistoryEntry(status=status, at=created_at)],
+        callback=(
+            None
+            if submission.callback_url is None
+            else CallbackState(url=str(submission.callback_url))
+        ),
     )
     return NewTask(
         record,

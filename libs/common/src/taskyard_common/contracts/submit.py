@@ -10,6 +10,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    HttpUrl,
     RootModel,
     TypeAdapter,
     ValidationInfo,
@@ -17,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from taskyard_common.callbacks.address_policy import CallbackRefused, check_url
 from taskyard_common.clock import utc_now
 from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
@@ -70,6 +72,28 @@ class _Submission(StrictModel):
             " at most TASKYARD_MAX_SCHEDULE_SECONDS; not with run_at"
         ),
     )
+
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description=(
+            "http(s) URL POSTed the signed task record when the task ends SUCCESS, FAILED or"
+            " CANCELLED; refused if its host resolves to a loopback, private, link-local,"
+            " multicast or metadata address (unless in TASKYARD_CALLBACK_ALLOWED_HOSTS)"
+        ),
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_host_allowed(cls, value: HttpUrl | None) -> HttpUrl | None:
+        if value is None:
+            return value
+        try:
+            check_url(str(value), get_settings().callback_allowed_host_set())
+        except CallbackRefused as error:
+            raise PydanticCustomError(
+                "callback_refused", "{reason}", {"reason": str(error)}
+            ) from None
+        return value
 
     @field_validator("run_at")
     @classmethod
@@ -148,7 +172,7 @@ Submission = Annotated[
 
 class SubmitRequest(RootModel[Submission]):
     """POST /api/tasks: `{"type", "priority"?, "payload", "max_retries"?, "timeout_seconds"?,
-    "run_at"? | "delay_seconds"?}`."""
+    "run_at"? | "delay_seconds"?, "callback_url"?}`."""
 
 
 class _BatchItem(StrictModel):

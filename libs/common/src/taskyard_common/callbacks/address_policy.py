@@ -1,0 +1,148 @@
+"""Which addresses a callback may be sent to: the SSRF guard.
+
+A callback URL names a host the caller chose; without this guard a caller could make
+Taskyard POST into its own network (RabbitMQ's management API, Redis, the cloud metadata
+service). `refusal` is a pure decision over the addresses the host resolved to; `resolve`
+does the lookup once, so the delivery connects to exactly the address that was checked
+(a second lookup could answer differently: DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+SCHEME_PORTS = {"http": 80, "https": 443}
+# Names the clouds give their metadata service (they resolve to link-local addresses there,
+# but a resolver elsewhere may say otherwise).
+METADATA_HOST_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.com",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+        "metadata.platformequinix.com",
+    }
+)
+# Not in Python's is_private or is_reserved for every version: AWS's IPv6 metadata address
+# (fd00:ec2::254 is ULA, already refused) and the carrier-grade NAT range.
+EXTRA_REFUSED_NETWORKS = (ipaddress.ip_network("100.64.0.0/10"),)
+
+
+class CallbackRefused(ValueError):
+    """The URL may not be called; the message says why (shown to the client at submit)."""
+
+
+class Unresolvable(CallbackRefused):
+    """The host did not resolve (maybe for now only: a delivery tries again)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A callback URL taken apart, with the addresses its host resolved to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[IPAddress, ...]
+
+
+def normal_host(host: str) -> str:
+    return host.strip().lower().rstrip(".")
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why a callback may not go to `address`; None when it may."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return address_refusal(embedded)
+        if address.teredo is not None:
+            return address_refusal(address.teredo[1])
+    checks = (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("private", any(address in network for network in EXTRA_REFUSED_NETWORKS)),
+        ("not globally routable", not address.is_global),
+    )
+    for reason, refused in checks:
+        if refused:
+            return f"{reason} address {address}"
+    return None
+
+
+def refusal(
+    host: str, addresses: tuple[IPAddress, ...], allowed_hosts: frozenset[str]
+) -> str | None:
+    """Why a callback to `host`, resolved to `addresses`, is refused; None when it may go.
+
+    A host in `allowed_hosts` (TASKYARD_CALLBACK_ALLOWED_HOSTS) may resolve to anything;
+    any other is refused if it is a metadata name, resolves to nothing, or resolves to one
+    address that is not public (all are checked: the client picks among them).
+    """
+    name = normal_host(host)
+    if name in allowed_hosts:
+        return None
+    if name in METADATA_HOST_NAMES:
+        return f"{name} is a cloud metadata host"
+    if not addresses:
+        return f"{name} resolves to no address"
+    for address in addresses:
+        reason = address_refusal(address)
+        if reason is not None:
+            return f"{name} resolves to a {reason}"
+    return None
+
+
+def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+    """Every address `host` resolves to, in the resolver's order; an IP literal as itself."""
+    try:
+        return (ipaddress.ip_address(host.strip("[]")),)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError) as error:
+        raise Unresolvable(f"{host} does not resolve: {error}") from None
+    seen: dict[IPAddress, None] = {}
+    for _family, _type, _proto, _name, sockaddr in infos:
+        # An IPv6 sockaddr may carry a zone (fe80::1%eth0): the address is what counts.
+        seen.setdefault(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]), None)
+    return tuple(seen)
+
+
+def check_url(url: str, allowed_hosts: frozenset[str]) -> Target:
+    """The URL's target, resolved and checked; raises CallbackRefused."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEME_PORTS:
+        raise CallbackRefused("the scheme must be http or https")
+    if parts.username is not None or parts.password is not None:
+        raise CallbackRefused("credentials in the URL are not sent; leave them out")
+    host = parts.hostname
+    if not host:
+        raise CallbackRefused("the URL has no host")
+    try:
+        port = parts.port or SCHEME_PORTS[parts.scheme]
+    except ValueError as error:
+        raise CallbackRefused(str(error)) from None
+    addresses = resolve(host, port)
+    reason = refusal(host, addresses, allowed_hosts)
+    if reason is not None:
+        allowed = "" if normal_host(host) in allowed_hosts else " (TASKYARD_CALLBACK_ALLOWED_HOSTS)"
+        raise CallbackRefused(f"refused: {reason}{allowed}")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Target(parts.scheme, host, port, path, addresses)

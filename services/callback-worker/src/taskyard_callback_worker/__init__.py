@@ -1,0 +1,1 @@
+"""taskyard-callback-worker: delivers completion callbacks from the `callbacks` queue."""
