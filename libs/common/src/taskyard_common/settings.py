@@ -13,6 +13,7 @@ from taskyard_common.topology import TaskType
 # TASKYARD_BROKER_URL and TASKYARD_RABBITMQ_MANAGEMENT_URL may list every member of a
 # RabbitMQ cluster with this between them; kombu fails over between broker URLs in order.
 URL_SEPARATOR = ";"
+MIN_SESSION_SECRET_CHARS = 32
 
 
 def split_urls(value: SecretStr) -> list[str]:
@@ -77,6 +78,13 @@ class Settings(BaseSettings):
     rate_limit_storage_url: SecretStr = SecretStr("")
     flower_basic_auth: SecretStr = SecretStr("")
     flower_cookie_secret: SecretStr = SecretStr("")
+    # Signs the web console's session cookie (at least 32 characters); empty: no console.
+    ui_session_secret: SecretStr = SecretStr("")
+    # A console sign-in lasts this long, then asks for the key again.
+    ui_session_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    # auto: the cookie is Secure when the request reached gunicorn as https; always: behind
+    # a proxy that ends TLS; never: plain http on purpose.
+    ui_secure_cookie: Literal["auto", "always", "never"] = "auto"
 
     result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
@@ -105,6 +113,13 @@ class Settings(BaseSettings):
 
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
+
+    @field_validator("ui_session_secret")
+    @classmethod
+    def _long_session_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < MIN_SESSION_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_CHARS} characters")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 from flask import g, request
 
@@ -19,6 +20,8 @@ from taskyard_common.logs import get_logger
 # Probes must answer without a key; so must the API's own description.
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/api/openapi.json"})
 OPEN_PREFIXES = ("/api/docs",)
+# The web console signs in with its own session cookie (taskyard_api.console), not a header.
+CONSOLE_PREFIX = "/ui"
 METRICS_PATH = "/metrics"
 MAX_KEY_CHARS = 4096
 log = get_logger("taskyard.api")
@@ -64,10 +67,14 @@ def is_open_path(path: str) -> bool:
     )
 
 
+def is_console_path(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
 def require_api_key() -> None:
     """before_request hook: a no-op when no key is configured (local development)."""
     found = services()
-    if not found.api_keys or is_open_path(request.path):
+    if not found.api_keys or is_open_path(request.path) or is_console_path(request.path):
         return
     if request.path == METRICS_PATH and not found.settings.metrics_require_auth:
         return
@@ -89,3 +96,30 @@ def require_api_key() -> None:
 def caller_identity() -> str:
     """Scopes idempotency keys per API key, so two clients never share one."""
     return _presented_key() or "anonymous"
+
+
+# -- The ownership interface (wt/ownership builds the real one; this stands in until the merge).
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    is_admin: bool
+
+    @property
+    def owner_filter(self) -> str | None:
+        return None if self.is_admin else self.name
+
+
+def caller_for_key(presented: str) -> Caller | None:
+    keys = services().api_keys
+    if not key_matches(presented, keys):
+        return None
+    return Caller(f"key-{hashlib.sha256(presented.encode()).hexdigest()[:8]}", True)
+
+
+def set_current_caller(caller: Caller) -> None:
+    g.taskyard_caller = caller
+
+
+def current_caller() -> Caller:
+    caller: Caller = g.get("taskyard_caller") or Caller("anonymous", True)
+    return caller

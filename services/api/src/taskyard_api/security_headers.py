@@ -1,13 +1,16 @@
 """Headers on every response: no sniffing, no framing, and task data never cached.
 
 The API answers JSON and file downloads, never pages (except the Swagger UI under
-/api/docs): a Content-Security-Policy that allows nothing keeps a downloaded file
-that happens to be HTML or SVG from running anything in a browser.
+/api/docs and the console under /ui): a Content-Security-Policy that allows nothing keeps
+a downloaded file that happens to be HTML or SVG from running anything in a browser. The
+console's pages load only their own files: no inline script or style, no other origin.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, request
+
+from taskyard_api.auth import is_console_path
 
 DOCS_PREFIX = "/api/docs"
 NOTHING_ALLOWED_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
@@ -15,6 +18,19 @@ DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def content_security_policy(path: str) -> str:
+    if _is_docs(path):
+        return DOCS_CSP
+    if is_console_path(path):
+        return CONSOLE_CSP
+    return NOTHING_ALLOWED_CSP
 
 
 def _is_docs(path: str) -> bool:
@@ -29,10 +45,10 @@ def install(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "no-referrer")
         headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-        headers.setdefault(
-            "Content-Security-Policy", DOCS_CSP if _is_docs(request.path) else NOTHING_ALLOWED_CSP
-        )
-        if request.path.startswith("/api/") and not _is_docs(request.path):
+        headers.setdefault("Content-Security-Policy", content_security_policy(request.path))
+        if (request.path.startswith("/api/") and not _is_docs(request.path)) or is_console_path(
+            request.path
+        ):
             # Task records, results and files are private to their caller: no cache keeps them.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,24 +14,11 @@ from prometheus_client import (
     multiprocess,
 )
 
-from taskyard_api.errors import BackendUnavailable
 from taskyard_api.models import ErrorResponse, QueueList, WorkerList
-from taskyard_api.monitoring import QueueCollector, TtlCache, fetch_queues, fetch_workers
-from taskyard_api.services import Services, services
+from taskyard_api.monitoring import QueueCollector, cached_queues, live_workers, queue_depths
+from taskyard_api.services import services
 
 monitoring_bp = APIBlueprint("monitoring", __name__, abp_tags=[Tag(name="monitoring")])
-
-
-def _cache(name: str) -> TtlCache[list[dict[str, Any]]]:
-    caches = current_app.extensions.setdefault("taskyard_caches", {})
-    if name not in caches:
-        caches[name] = TtlCache(services().settings.cache_ttl_seconds)
-    cache: TtlCache[list[dict[str, Any]]] = caches[name]
-    return cache
-
-
-def _queues(found: Services) -> list[dict[str, Any]]:
-    return _cache("queues").get(lambda: fetch_queues(found))
 
 
 @monitoring_bp.get(
@@ -42,11 +28,7 @@ def _queues(found: Services) -> list[dict[str, Any]]:
     operation_id="listQueues",
 )
 def list_queues() -> Response:
-    try:
-        queues = _queues(services())
-    except Exception as error:
-        raise BackendUnavailable("rabbitmq-management", error) from error
-    return jsonify({"queues": queues})
+    return jsonify({"queues": queue_depths(services())})
 
 
 @monitoring_bp.get(
@@ -56,12 +38,7 @@ def list_queues() -> Response:
     operation_id="listWorkers",
 )
 def list_workers() -> Response:
-    found = services()
-    try:
-        workers = _cache("workers").get(lambda: fetch_workers(found))
-    except Exception as error:
-        raise BackendUnavailable("rabbitmq", error) from error
-    return jsonify({"workers": workers})
+    return jsonify({"workers": live_workers(services())})
 
 
 @monitoring_bp.get(
@@ -69,7 +46,7 @@ def list_workers() -> Response:
 )
 def metrics() -> Response:
     found = services()
-    queue_collector = QueueCollector(lambda: _queues(found))
+    queue_collector = QueueCollector(lambda: cached_queues(found))
     registry = CollectorRegistry()
     registry.register(queue_collector)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
-from taskyard_api import submission
-from taskyard_api.errors import ApiError, BackendUnavailable, invalid_cursor
-from taskyard_api.models import (
-    UUID_REGEX,
-    BatchAccepted,
-    ErrorResponse,
-    SubmitHeaders,
-    TaskPath,
-)
-from taskyard_api.publisher import PublishFailed
+from taskyard_api import submission, task_actions
+from taskyard_api.errors import ApiError
+from taskyard_api.models import BatchAccepted, ErrorResponse, SubmitHeaders, TaskPath
 from taskyard_api.request_guards import require_json_body
-from taskyard_api.services import Services, services
+from taskyard_api.services import services
 from taskyard_common.contracts import BatchSubmitRequest, SubmitRequest, TaskListQuery
-from taskyard_common.logs import get_logger
 from taskyard_common.records import TaskList, TaskRecord
-from taskyard_common.status_store import NewTask
-from taskyard_common.task_cursors import CursorError
 
 tasks_bp = APIBlueprint("tasks", __name__, url_prefix="/api/tasks", abp_tags=[Tag(name="tasks")])
-log = get_logger("taskyard.api")
-_UUID = re.compile(UUID_REGEX)
 _SUBMIT_PATHS = frozenset({f"{tasks_bp.url_prefix}", f"{tasks_bp.url_prefix}/batch"})
 
 
@@ -36,13 +22,6 @@ def _record_response(record: TaskRecord, status: int) -> Response:
     response.status_code = status
     response.headers["Location"] = url_for("tasks.get_task", task_id=record.id)
     return response
-
-
-def _load(found: Services, task_id: str) -> TaskRecord:
-    record = found.store.get(task_id) if _UUID.fullmatch(task_id) else None
-    if record is None:
-        raise ApiError(404, f"no task {task_id}")
-    return record
 
 
 @tasks_bp.post(
@@ -129,17 +108,7 @@ def _check_batch(body: BatchSubmitRequest, max_tasks: int) -> None:
     operation_id="listTasks",
 )
 def list_tasks(query: TaskListQuery) -> Response:
-    try:
-        items, next_cursor = services().store.list_records(
-            status=query.status,
-            task_type=query.type,
-            priority=query.priority,
-            limit=query.limit,
-            cursor=query.cursor,
-        )
-    except CursorError as error:
-        raise invalid_cursor(error) from error
-    return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
+    return jsonify(task_actions.list_page(services(), query).model_dump(mode="json"))
 
 
 @tasks_bp.get(
@@ -149,7 +118,7 @@ def list_tasks(query: TaskListQuery) -> Response:
     operation_id="getTask",
 )
 def get_task(path: TaskPath) -> Response:
-    return jsonify(_load(services(), path.task_id).model_dump(mode="json"))
+    return jsonify(task_actions.load(services(), path.task_id).model_dump(mode="json"))
 
 
 @tasks_bp.delete(
@@ -159,21 +128,7 @@ def get_task(path: TaskPath) -> Response:
     operation_id="cancelTask",
 )
 def cancel_task(path: TaskPath) -> Response:
-    found = services()
-    record = _load(found, path.task_id)
-    outcome = found.store.cancel(record.id)
-    if not outcome.applied:
-        if outcome.missing:
-            raise ApiError(404, f"no task {record.id}")
-        raise ApiError(409, f"task is {outcome.previous_status} and cannot be cancelled")
-    log.info(
-        "task_cancelled",
-        task_id=record.id,
-        type=record.type,
-        priority=record.priority,
-        attempt=record.attempts,
-    )
-    return _record_response(_load(found, record.id), 202)
+    return _record_response(task_actions.cancel(services(), path.task_id), 202)
 
 
 @tasks_bp.post(
@@ -183,28 +138,7 @@ def cancel_task(path: TaskPath) -> Response:
     operation_id="retryTask",
 )
 def retry_task(path: TaskPath) -> Response:
-    found = services()
-    record = _load(found, path.task_id)
-    payload = found.store.get_payload(record.id)
-    outcome = found.store.requeue(record.id)
-    if not outcome.applied:
-        if outcome.missing:
-            raise ApiError(404, f"no task {record.id}")
-        raise ApiError(
-            409, f"task is {outcome.previous_status}; only FAILED or CANCELLED tasks rerun"
-        )
-    requeued = _load(found, record.id)
-    try:
-        found.publisher.publish([NewTask(requeued, payload or {})])
-    except PublishFailed as error:
-        found.store.fail(
-            record.id, {"type": "BrokerUnavailable", "message": str(error), "retryable": True}
-        )
-        raise BackendUnavailable("rabbitmq", error.cause) from error
-    log.info(
-        "task_requeued", task_id=record.id, type=record.type, priority=record.priority, attempt=0
-    )
-    return _record_response(requeued, 202)
+    return _record_response(task_actions.retry(services(), path.task_id), 202)
 
 
 @tasks_bp.before_request
