@@ -21,6 +21,10 @@ if [ ! -f .env ] || ! grep -q '^TASKYARD_FLOWER_BASIC_AUTH=' .env; then
   } >> .env
   echo "wrote development Flower credentials to .env"
 fi
+if ! grep -q '^TASKYARD_UI_SESSION_SECRET=' .env; then
+  echo "TASKYARD_UI_SESSION_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" >> .env
+  echo "wrote a development console session secret to .env"
+fi
 # shellcheck source=scripts/load-dotenv.sh
 . scripts/load-dotenv.sh
 load_dotenv_defaults .env
@@ -65,6 +69,6 @@ done
 if [ -z "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ]; then
   echo "WARNING: no API key configured (TASKYARD_API_KEYS): the API on 127.0.0.1:8000 accepts every caller"
 fi
-echo "API http://127.0.0.1:8000 (docs /api/docs), Flower http://127.0.0.1:5555 (user:password in .env)"
+echo "API http://127.0.0.1:8000 (docs /api/docs, console /ui/), Flower http://127.0.0.1:5555 (user:password in .env)"
 # -e /dev/null: honcho would otherwise apply .env over the environment this script settled.
 exec "$venv_bin/honcho" -f "$procfile" -d "$repo_root" -e /dev/null start

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -212,6 +213,7 @@ class Stack:
             "TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "20",
             "TASKYARD_LOG_FORMAT": "json",
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
+            "TASKYARD_UI_SESSION_SECRET": secrets.token_urlsafe(32),
             # Load and fault tests submit thousands of tasks a minute from one client.
             "TASKYARD_RATE_LIMIT": "1000000/minute",
             **(extra_env or {}),
