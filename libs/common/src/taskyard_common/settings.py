@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
@@ -18,6 +21,51 @@ MIN_SESSION_SECRET_CHARS = 32
 
 def split_urls(value: SecretStr) -> list[str]:
     return [url.strip() for url in value.get_secret_value().split(URL_SEPARATOR) if url.strip()]
+
+
+# The caller and owner when no API key is configured; no key may take this name.
+ANONYMOUS = "anonymous"
+# A key's name is an owner in records, Redis keys and storage paths: kept to safe characters.
+KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KEY_NAME_SEPARATOR = ":"
+BARE_KEY_NAME_PREFIX = "key-"
+
+
+def bare_key_name(key: str) -> str:
+    """The name of a key given without one: `key-` and the first 8 hex of its sha256."""
+    return BARE_KEY_NAME_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def parse_api_keys(entries: Iterable[str]) -> dict[str, str]:
+    """Key name -> key, from `name:key` or bare-key entries (blank ones skipped).
+
+    Raises ValueError for an entry with an empty name or key, a bad or reserved name,
+    one name given two keys, or one key given two names: a start-up error, not a guess.
+    """
+    keys: dict[str, str] = {}
+    names_by_key: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, separator, key = entry.partition(KEY_NAME_SEPARATOR)
+        if not separator:
+            name, key = bare_key_name(entry), entry
+        name, key = name.strip(), key.strip()
+        if not key:
+            raise ValueError(f"API key entry {name!r}: the key after ':' is empty")
+        if not KEY_NAME_PATTERN.fullmatch(name) or name == ANONYMOUS:
+            raise ValueError(
+                f"API key name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-' "
+                f"(not starting with '.', '_' or '-', and not {ANONYMOUS!r})"
+            )
+        if keys.get(name, key) != key:
+            raise ValueError(f"API key name {name!r} is given two different keys")
+        if names_by_key.get(key, name) != name:
+            raise ValueError(f"one API key is named both {names_by_key[key]!r} and {name!r}")
+        keys[name] = key
+        names_by_key[key] = name
+    return keys
 
 
 class Settings(BaseSettings):
@@ -72,6 +120,8 @@ class Settings(BaseSettings):
     api_threads: int = Field(default=4, ge=1)
     api_keys: SecretStr = SecretStr("")
     api_keys_file: str = ""
+    # Names (not keys) of the API keys that see and act on every caller's tasks and files.
+    admin_api_keys: str = ""
     metrics_require_auth: bool = False
     rate_limit: str = "600/minute"
     # Where the rate limit counters live; empty means TASKYARD_REDIS_URL ("memory://" for tests).
@@ -149,13 +199,24 @@ class Settings(BaseSettings):
         soft = timeout_seconds or self.time_limit_seconds(task_type)
         return soft, soft + self.hard_time_limit_grace_seconds
 
-    def api_key_set(self) -> frozenset[str]:
-        """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""
-        keys = {k.strip() for k in self.api_keys.get_secret_value().split(",")}
+    def named_api_keys(self) -> dict[str, str]:
+        """Key name -> key, from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE
+        (one a line); each entry `name:key` or a bare key. ValueError for a malformed set."""
+        entries = self.api_keys.get_secret_value().split(",")
         if self.api_keys_file:
             with open(self.api_keys_file, encoding="utf-8") as handle:
-                keys.update(line.strip() for line in handle)
-        return frozenset(k for k in keys if k)
+                entries.extend(handle)
+        return parse_api_keys(entries)
+
+    def admin_key_names(self, named_keys: Iterable[str]) -> frozenset[str]:
+        """TASKYARD_ADMIN_API_KEYS, each checked against the configured key names."""
+        admins = frozenset(n.strip() for n in self.admin_api_keys.split(",") if n.strip())
+        unknown = sorted(admins - set(named_keys))
+        if unknown:
+            raise ValueError(
+                f"TASKYARD_ADMIN_API_KEYS names no configured API key: {', '.join(unknown)}"
+            )
+        return admins
 
 
 @lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taskyard_api import http_metrics
-from taskyard_api.auth import caller_identity
+from taskyard_api.auth import Caller
 from taskyard_api.errors import BackendUnavailable
 from taskyard_api.publisher import PublishFailed
 from taskyard_api.services import Services
@@ -54,12 +54,12 @@ class NotConfirmed(BackendUnavailable):
         self.unconfirmed = unconfirmed
 
 
-def idempotency_scope(key: str) -> str:
-    """Keys are per caller: the same key from two API keys names two tasks."""
-    return hashlib.sha256(f"{caller_identity()}\0{key}".encode()).hexdigest()
+def idempotency_scope(owner: str, key: str) -> str:
+    """Keys are per owner: the same key from two API keys names two tasks."""
+    return hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()
 
 
-def _new_task(found: Services, request: Request) -> NewTask:
+def _new_task(found: Services, request: Request, caller: Caller) -> NewTask:
     submission = request.submission
     now = utc_now()
     created_at = iso(now)
@@ -70,6 +70,7 @@ def _new_task(found: Services, request: Request) -> NewTask:
         type=submission.type,
         priority=submission.priority,
         queue=topology.queue_name(submission.type, submission.priority),
+        owner=caller.name,
         status=status,
         max_retries=(
             found.settings.retry_max_retries
@@ -86,7 +87,9 @@ def _new_task(found: Services, request: Request) -> NewTask:
     return NewTask(
         record,
         submission.model_dump(mode="json", include={"payload"})["payload"],
-        idempotency_scope(request.idempotency_key) if request.idempotency_key else None,
+        idempotency_scope(caller.name, request.idempotency_key)
+        if request.idempotency_key
+        else None,
     )
 
 
@@ -112,10 +115,11 @@ def _create(found: Services, new_tasks: list[NewTask]) -> tuple[list[Accepted | 
     raise BackendUnavailable("redis", "idempotency keys kept changing hands; try again")
 
 
-def accept(found: Services, requests: Sequence[Request]) -> list[Accepted]:
-    """Every request's task, in order, each queued and confirmed by RabbitMQ (or created
-    earlier under the same key). Raises NotConfirmed after discarding what was not."""
-    new_tasks = [_new_task(found, request) for request in requests]
+def accept(found: Services, requests: Sequence[Request], caller: Caller) -> list[Accepted]:
+    """Every request's task, owned by `caller`, in order, each queued and confirmed by
+    RabbitMQ (or created earlier under the same key). Raises NotConfirmed after discarding
+    what was not."""
+    new_tasks = [_new_task(found, request, caller) for request in requests]
     answers, created = _create(found, new_tasks)
     to_publish = [new_tasks[i] for i in created]
     try:

@@ -6,6 +6,7 @@ from flask import Response, jsonify, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from taskyard_api import submission, task_actions
+from taskyard_api.auth import current_caller
 from taskyard_api.errors import ApiError
 from taskyard_api.models import BatchAccepted, ErrorResponse, SubmitHeaders, TaskPath
 from taskyard_api.request_guards import require_json_body
@@ -39,7 +40,7 @@ def _record_response(record: TaskRecord, status: int) -> Response:
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
     """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
     accepted = submission.accept(
-        services(), [submission.Request(body.root, header.idempotency_key)]
+        services(), [submission.Request(body.root, header.idempotency_key)], current_caller()
     )[0]
     return _record_response(accepted.record, 202 if accepted.created else 200)
 
@@ -64,7 +65,7 @@ def submit_batch(body: BatchSubmitRequest) -> Response:
     _check_batch(body, found.settings.max_batch_tasks)
     requests = [submission.Request(item, item.idempotency_key) for item in body.tasks]
     try:
-        accepted = submission.accept(found, requests)
+        accepted = submission.accept(found, requests, current_caller())
     except submission.NotConfirmed as error:
         error.details.extend(
             {"loc": ["tasks", i], "msg": "not queued: RabbitMQ did not confirm it"}

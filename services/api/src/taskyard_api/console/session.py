@@ -1,8 +1,8 @@
 """The console's session: a signed (not encrypted) cookie, decoded and checked per request.
 
 It holds the caller's name and a keyed fingerprint of the API key it signed in with, never
-the key: each request finds the configured key with that fingerprint again, so a key
-removed from the configuration ends every session made with it. The CSRF token of the
+the key: each request looks the name's key up again and checks the fingerprint, so a key
+removed or replaced in the configuration ends every session made with it. The CSRF token of the
 session's forms lives here too; signing in issues a fresh one.
 """
 
@@ -37,13 +37,8 @@ def key_fingerprint(secret: str, key: str) -> str:
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
-def find_key(secret: str, fingerprint: str, keys: frozenset[str]) -> str | None:
-    """The configured key with this fingerprint; every key is compared (constant time)."""
-    found = None
-    for key in keys:
-        if hmac.compare_digest(key_fingerprint(secret, key), fingerprint):
-            found = key
-    return found
+def fingerprint_matches(secret: str, fingerprint: str, key: str) -> bool:
+    return hmac.compare_digest(key_fingerprint(secret, key), fingerprint)
 
 
 def encode(secret: str, session: ConsoleSession) -> str:

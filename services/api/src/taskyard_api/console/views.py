@@ -96,8 +96,10 @@ def _session_caller(
         return current_caller()  # an open API: everyone is the anonymous caller
     if session is None or session.key_fingerprint is None:
         return None
-    key = sessions.find_key(secret, session.key_fingerprint, found.api_keys)
-    caller = caller_for_key(key) if key is not None else None
+    key = found.api_keys.get(session.caller or "")
+    if key is None or not sessions.fingerprint_matches(secret, session.key_fingerprint, key):
+        return None
+    caller = caller_for_key(key)
     if caller is None or caller.name != session.caller:
         return None
     return caller
