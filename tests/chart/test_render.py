@@ -138,6 +138,7 @@ def test_references_resolve(render, scenario):
             "my-rabbitmq",
             "my-redis",
             "my-api-keys",
+            "my-console",
             "my-flower",
             "my-smtp",
             "my-s3",

@@ -19,6 +19,7 @@ KEPT = {
     },
     "taskyard-redis": {"password": "kept-redis-password"},
     "taskyard-api-keys": {"api-keys": "kept-api-key"},
+    "taskyard-console": {"session-secret": "kept-console-session-secret-0123456789"},
     "taskyard-flower": {
         "username": "admin",
         "password": "kept-flower-password",
@@ -79,7 +80,7 @@ def test_first_install_generates_and_missing_keys_are_filled(helm, tmp_path):
     assert all(d["spec"].get("replicas") == 1 for d in chartlib.worker_deployments(objects))
 
 
-@pytest.mark.parametrize("missing", ["taskyard-api-keys", "taskyard-flower"])
+@pytest.mark.parametrize("missing", ["taskyard-api-keys", "taskyard-console", "taskyard-flower"])
 def test_each_secret_is_looked_up_on_its_own(helm, tmp_path, missing):
     kept = {k: v for k, v in KEPT.items() if k != missing}
     secrets, _ = render_against(helm, tmp_path, kept)

@@ -203,6 +203,14 @@ ordinal 0 without calling the Kubernetes API (earlier versions listed Endpoints)
 {{- printf "%s-flower" (include "taskyard.fullname" .) }}
 {{- end }}
 
+{{- define "taskyard.console.secretName" -}}
+{{- default (printf "%s-console" (include "taskyard.fullname" .)) .Values.api.console.existingSecret }}
+{{- end }}
+
+{{- define "taskyard.console.secretKey" -}}
+{{- if .Values.api.console.existingSecret }}{{ .Values.api.console.existingSecretKey }}{{ else }}session-secret{{ end }}
+{{- end }}
+
 {{- define "taskyard.flower.secretName" -}}
 {{- default (include "taskyard.flower.fullname" .) .Values.flower.auth.existingSecret }}
 {{- end }}
