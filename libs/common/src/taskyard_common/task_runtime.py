@@ -74,9 +74,7 @@ class TaskContext:
         self._store = runtime.store
 
     def report_progress(self, fraction: float) -> None:
-        self._store.redis.hset(
-            f"taskyard:task:{self.task_id}", "progress", str(max(0.0, min(1.0, fraction)))
-        )
+        self._store.set_progress(self.task_id, fraction)
 
 
 Handler = Callable[[Any, TaskContext], dict[str, Any]]
