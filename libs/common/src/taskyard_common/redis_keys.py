@@ -31,6 +31,8 @@ class RedisKeys:
     HISTORY = "{prefix}:task:{id}:history"
     # Sorted set of task ids by creation time (ms), one per filter combination.
     INDEX = "{prefix}:idx:{status}:{type}:{priority}"
+    # The same, holding only one owner's tasks: a key lists its own without filtering.
+    OWNER_INDEX = "{prefix}:owner:{owner}:idx:{status}:{type}:{priority}"
     # The task id an idempotency key (hashed with its scope) was first used for.
     IDEMPOTENCY = "{prefix}:idem:{scope}"
     # One caller's request count in one window of one rate limit.
@@ -49,6 +51,11 @@ class RedisKeys:
     def index(self, status: str, task_type: str, priority: str) -> str:
         return self.INDEX.format(
             prefix=self.prefix, status=status, type=task_type, priority=priority
+        )
+
+    def owner_index(self, owner: str, status: str, task_type: str, priority: str) -> str:
+        return self.OWNER_INDEX.format(
+            prefix=self.prefix, owner=owner, status=status, type=task_type, priority=priority
         )
 
     def idempotency(self, scope: str) -> str:

@@ -39,19 +39,21 @@ LIST_LIMIT_MAX = 200
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
 _NULL = ""
 
-# Move the record's entries from the old status's indexes to the new one's.
-# ARGV_INDEX_TEMPLATE and the wildcard come from RedisKeys.
+# Move the record's entries from the old status's indexes to the new one's: the global
+# ones and its owner's (records from before owners have none). The templates and the
+# wildcard come from RedisKeys.
 _LUA_REINDEX = (
     LUA_FILL_KEY
     + """
-local function reindex(index_template, wildcard, id, old_status, new_status, task_type,
-                       priority, score)
-  for _, t in ipairs({task_type, wildcard}) do
-    for _, p in ipairs({priority, wildcard}) do
-      local filters = {type = t, priority = p, status = old_status}
-      redis.call('ZREM', fill_key(index_template, filters), id)
-      filters.status = new_status
-      redis.call('ZADD', fill_key(index_template, filters), score, id)
+local function reindex(templates, wildcard, record, old_status, new_status)
+  for _, template in ipairs(templates) do
+    for _, t in ipairs({record.type, wildcard}) do
+      for _, p in ipairs({record.priority, wildcard}) do
+        local filters = {type = t, priority = p, status = old_status, owner = record.owner}
+        redis.call('ZREM', fill_key(template, filters), record.id)
+        filters.status = new_status
+        redis.call('ZADD', fill_key(template, filters), record.score, record.id)
+      end
     end
   end
 end
@@ -60,7 +62,7 @@ end
 
 # KEYS: record hash, history list. ARGV: new status(es, comma separated), at, ttl,
 # allowed-from statuses (comma separated), attempts increment, index key template,
-# wildcard, then field/value pairs.
+# owner index key template, wildcard, then field/value pairs.
 _LUA_TRANSITION = (
     _LUA_REINDEX
     + """
@@ -82,16 +84,20 @@ for _, s in ipairs(targets) do
 end
 redis.call('HSET', KEYS[1], 'status', final)
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[5]) end
-for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local fields = redis.call(
-  'HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at', 'run_at')
-reindex(ARGV[6], ARGV[7], fields[1], current, final, fields[2], fields[3], fields[4])
+  'HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at', 'run_at', 'owner')
+local record = {id = fields[1], type = fields[2], priority = fields[3], score = fields[4],
+                owner = fields[7]}
+local templates = {ARGV[6]}
+if record.owner then table.insert(templates, ARGV[7]) end
+reindex(templates, ARGV[8], record, current, final)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 -- Due at its creation, or at a later run_at (same timestamp format: strings compare as times).
 local due_at = fields[5]
 if fields[6] and fields[6] ~= '' and (not due_at or fields[6] > due_at) then due_at = fields[6] end
-return {1, current, due_at}
+return {1, current, due_at or '', record.owner or ''}
 """
 )
 
@@ -154,6 +160,8 @@ class TransitionOutcome:
     # When the task was due (created_at, or a later run_at): returned by an applied
     # transition, so a worker needs no extra read to time the task.
     due_at: str | None = None
+    # The task's owner (None on records from before owners), returned by an applied transition.
+    owner: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -268,7 +276,7 @@ class StatusStore:
             self.keys.task(record.id),
             self.keys.history(record.id),
             self.keys.idempotency(new.idempotency_scope) if new.idempotency_scope else "",
-            *self._index_keys(record.status, record.type, record.priority),
+            *self._index_keys(record),
         ]
 
     def _pipelined(self, script: Script, calls: Sequence[tuple[list[str], list[str]]]) -> list[Any]:
@@ -322,17 +330,20 @@ class StatusStore:
             ",".join(allowed_from),
             str(attempts_delta),
             self.keys.template(RedisKeys.INDEX),
+            self.keys.template(RedisKeys.OWNER_INDEX),
             WILDCARD,
         ]
         for name, value in fields.items():
             args.extend((name, _encode(value)))
-        applied, previous, *due_at = self._transition(
+        applied, previous, *found = self._transition(
             keys=[self.keys.task(task_id), self.keys.history(task_id)], args=args
         )
+        due_at, owner = found or ("", "")
         return TransitionOutcome(
             bool(applied),
             TaskStatus(previous) if previous else None,
-            due_at[0] if due_at else None,
+            due_at or None,
+            owner or None,
         )
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
@@ -414,15 +425,25 @@ class StatusStore:
         priority: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        owner: str | None = None,
     ) -> tuple[list[TaskRecord], str | None]:
-        """Newest first, from where `cursor` left off and with its filters.
+        """Newest first, from where `cursor` left off and with its filters; only `owner`'s
+        tasks, or every owner's when None.
 
-        Raises CursorError for a cursor not handed out here or one sent with other filters.
+        Raises CursorError for a cursor not handed out here, one sent with other filters,
+        or one from another owner's list.
         """
         after = decode_cursor(cursor) if cursor else None
-        filters = page_filters(TaskFilters(status, task_type, priority), after)
-        key = self.keys.index(
-            filters.status or WILDCARD, filters.type or WILDCARD, filters.priority or WILDCARD
+        filters = page_filters(TaskFilters(status, task_type, priority), after, owner)
+        combination = (
+            filters.status or WILDCARD,
+            filters.type or WILDCARD,
+            filters.priority or WILDCARD,
+        )
+        key = (
+            self.keys.index(*combination)
+            if owner is None
+            else self.keys.owner_index(owner, *combination)
         )
         limit = max(1, min(limit, LIST_LIMIT_MAX))
         max_score: int | str = "+inf" if after is None else after.score
@@ -461,7 +482,7 @@ class StatusStore:
         next_cursor = None
         if len(records) > limit:
             last = page[-1]
-            next_cursor = encode_cursor(TaskCursor(scores[last.id], last.id, filters))
+            next_cursor = encode_cursor(TaskCursor(scores[last.id], last.id, filters, owner))
         return page, next_cursor
 
     def _get_many(self, task_ids: list[str]) -> list[tuple[str, TaskRecord | None]]:
@@ -477,10 +498,14 @@ class StatusStore:
             for i, task_id in enumerate(task_ids)
         ]
 
-    def _index_keys(self, status: str, task_type: str, priority: str) -> list[str]:
-        return [
-            self.keys.index(s, t, p)
-            for s in (status, WILDCARD)
-            for t in (task_type, WILDCARD)
-            for p in (priority, WILDCARD)
+    def _index_keys(self, record: TaskRecord) -> list[str]:
+        """Every index a new record joins: each filter combination, globally and its owner's."""
+        combinations = [
+            (s, t, p)
+            for s in (record.status, WILDCARD)
+            for t in (record.type, WILDCARD)
+            for p in (record.priority, WILDCARD)
+        ]
+        return [self.keys.index(*c) for c in combinations] + [
+            self.keys.owner_index(record.owner, *c) for c in combinations
         ]
