@@ -62,6 +62,7 @@ from bench.stack import (
     wait_http_ready,
     with_children,
 )
+from taskyard_common.redis_keys import REDIS_KEYS
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
@@ -682,7 +683,7 @@ def record_times(client: redis.Redis, ids: list[str]) -> list[tuple[str, float, 
     for start in range(0, len(ids), 1000):
         pipe = client.pipeline(transaction=False)
         for task_id in ids[start : start + 1000]:
-            pipe.hmget(f"taskyard:task:{task_id}", "status", "created_at", "finished_at")
+            pipe.hmget(REDIS_KEYS.task(task_id), "status", "created_at", "finished_at")
         for status, created, finished in pipe.execute():
             out.append(
                 (
@@ -696,7 +697,7 @@ def record_times(client: redis.Redis, ids: list[str]) -> list[tuple[str, float, 
 
 def wait_taskyard_final(client: redis.Redis, priority: str, expected: int, worker: Proc) -> None:
     deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
-    keys = [f"taskyard:idx:{s}:data:{priority}" for s in ("SUCCESS", "FAILED")]
+    keys = [REDIS_KEYS.index(s, "data", priority) for s in ("SUCCESS", "FAILED")]
     while True:
         pipe = client.pipeline(transaction=False)
         for key in keys:
@@ -1046,7 +1047,7 @@ def purge(backends: Backends, queue: str) -> None:
 def final_count(client: redis.Redis, priority: str) -> int:
     pipe = client.pipeline(transaction=False)
     for status in ("SUCCESS", "FAILED"):
-        pipe.zcard(f"taskyard:idx:{status}:data:{priority}")
+        pipe.zcard(REDIS_KEYS.index(status, "data", priority))
     return int(sum(pipe.execute()))
 
 
@@ -1197,7 +1198,7 @@ def one_at_a_time(api_url: str, client: redis.Redis, count: int) -> tuple[list[f
     for _ in range(count):
         started = time.time()
         task_id = call()
-        key = f"taskyard:task:{task_id}"
+        key = REDIS_KEYS.task(task_id)
         deadline = time.monotonic() + 60
         while client.hget(key, "status") not in ("SUCCESS", "FAILED"):
             if time.monotonic() > deadline:

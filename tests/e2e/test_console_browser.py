@@ -22,6 +22,7 @@ expect = sync_api.expect
 
 KEY_NAME = "ops"
 KEY = "console-e2e-key-0123456789abcdef"
+OTHER_KEY_NAME, OTHER_KEY = "other", "console-e2e-other-key-0123456789"
 QUEUES = ["data.high", "data.normal", "email.normal"]
 VIEWPORT = {"width": 1280, "height": 860}
 IMAGES = REPO_ROOT / "docs" / "images"
@@ -60,7 +61,9 @@ def email_task() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def console_stack() -> Iterator[Stack]:
     with running_stack(
-        "console", {"TASKYARD_API_KEYS": f"{KEY_NAME}:{KEY}"}, queues=QUEUES
+        "console",
+        {"TASKYARD_API_KEYS": f"{KEY_NAME}:{KEY},{OTHER_KEY_NAME}:{OTHER_KEY}"},
+        queues=QUEUES,
     ) as stack:
         yield stack
 
@@ -239,6 +242,24 @@ def test_a_post_without_the_csrf_token_is_refused(page: Any, api: ApiClient) -> 
     )
     assert status == 403
     assert api.task(task_id)["status"] == "SCHEDULED"
+
+
+def test_another_key_sees_none_of_these_tasks(
+    browser: Any, console_stack: Stack, api: ApiClient
+) -> None:
+    task_id = api.submit(data_task())["id"]
+    context = browser.new_context(viewport=VIEWPORT, base_url=console_stack.base_url)
+    try:
+        other = context.new_page()
+        other.goto("/ui/sign-in")
+        other.get_by_label("API key").fill(OTHER_KEY)
+        other.get_by_role("button", name="Sign in").click()
+        expect(other.locator(".caller")).to_have_text(OTHER_KEY_NAME)
+        expect(other.locator("#tasks-empty")).to_be_visible()
+        response = other.goto(f"/ui/tasks/{task_id}")
+        assert response is not None and response.status == 404
+    finally:
+        context.close()
 
 
 def test_signing_out_ends_the_session(page: Any) -> None:

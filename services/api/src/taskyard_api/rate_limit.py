@@ -32,12 +32,12 @@ from limits import RateLimitItem, parse_many
 from taskyard_api.auth import OPEN_CALLER, authenticated_caller
 from taskyard_api.errors import ApiError, error_response
 from taskyard_common.logs import get_logger
+from taskyard_common.redis_keys import REDIS_KEYS
 from taskyard_common.settings import Settings
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 DISABLED_VALUES = frozenset({"", "off", "none", "disabled"})
 LOCAL_ONLY_STORAGE = "memory://"
-KEY_PREFIX = "taskyard:ratelimit"
 STORAGE_TIMEOUT_SECONDS = 2
 SYNC_INTERVAL_SECONDS = 0.1
 log = get_logger("taskyard.api")
@@ -95,7 +95,7 @@ class WindowCounter:
     def _window(self, caller: str, item: RateLimitItem, now: float) -> _Window:
         seconds = item.get_expiry()
         start = int(now // seconds) * seconds
-        key = f"{KEY_PREFIX}:{caller}:{item.amount}/{seconds}:{start}"
+        key = REDIS_KEYS.rate_limit(caller, f"{item.amount}/{seconds}", start)
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = _Window(key, start + seconds)

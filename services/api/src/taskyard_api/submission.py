@@ -17,16 +17,18 @@ from dataclasses import dataclass
 
 from taskyard_api import http_metrics
 from taskyard_api.auth import Caller
-from taskyard_api.errors import BackendUnavailable
+from taskyard_api.errors import ApiError, BackendUnavailable
 from taskyard_api.publisher import PublishFailed
 from taskyard_api.services import Services
 from taskyard_common import topology
 from taskyard_common.clock import iso, utc_now
+from taskyard_common.contracts.common import Loc, named_files
 from taskyard_common.contracts.submit import Submission
 from taskyard_common.logs import get_logger
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
 from taskyard_common.schedule import is_scheduled, requested_run_at
 from taskyard_common.status_store import NewTask
+from taskyard_common.storage import FileNotFound
 
 # A key's holder can vanish between the claim and the read (it expired, or its own submit
 # was just compensated); the claim is then tried again, this many times at most.
@@ -57,6 +59,24 @@ class NotConfirmed(BackendUnavailable):
 def idempotency_scope(owner: str, key: str) -> str:
     """Keys are per owner: the same key from two API keys names two tasks."""
     return hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()
+
+
+def check_named_files(
+    found: Services, submissions: Sequence[tuple[Loc, Submission]], caller: Caller
+) -> None:
+    """422 unless every file the tasks name is the caller's: a task may only use its
+    owner's files. Another owner's file is reported as missing, like a deleted one."""
+    details = []
+    for loc, item in submissions:
+        for field_loc, file_id in named_files(item.payload, (*loc, "payload")):
+            try:
+                found.files.stat(file_id, owner=caller.name)
+            except FileNotFound:
+                details.append({"loc": list(field_loc), "msg": f"no file {file_id}"})
+    if details:
+        first = details[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ApiError(422, f"{where}: {first['msg']}", details=details)
 
 
 def _new_task(found: Services, request: Request, caller: Caller) -> NewTask:

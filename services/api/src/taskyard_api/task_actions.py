@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from taskyard_api.auth import current_caller
 from taskyard_api.errors import ApiError, BackendUnavailable, invalid_cursor
 from taskyard_api.models import UUID_REGEX
 from taskyard_api.publisher import PublishFailed
@@ -23,8 +24,9 @@ log = get_logger("taskyard.api")
 
 
 def load(found: Services, task_id: str) -> TaskRecord:
+    """The task, if the caller may see it: another owner's task is as missing as none (404)."""
     record = found.store.get(task_id) if _UUID.fullmatch(task_id) else None
-    if record is None:
+    if record is None or not current_caller().can_see(record.owner):
         raise ApiError(404, f"no task {task_id}")
     return record
 
@@ -37,6 +39,7 @@ def list_page(found: Services, query: TaskListQuery) -> TaskList:
             priority=query.priority,
             limit=query.limit,
             cursor=query.cursor,
+            owner=current_caller().owner_filter,
         )
     except CursorError as error:
         raise invalid_cursor(error) from error

@@ -38,9 +38,12 @@ def _record_response(record: TaskRecord, status: int) -> Response:
     operation_id="submitTask",
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
-    """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
+    """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message.
+    Every file the payload names must be the caller's own: any other is a 422 `no file`."""
+    found, caller = services(), current_caller()
+    submission.check_named_files(found, [((), body.root)], caller)
     accepted = submission.accept(
-        services(), [submission.Request(body.root, header.idempotency_key)], current_caller()
+        found, [submission.Request(body.root, header.idempotency_key)], caller
     )[0]
     return _record_response(accepted.record, 202 if accepted.created else 200)
 
@@ -61,11 +64,14 @@ def submit_batch(body: BatchSubmitRequest) -> Response:
     202 with the records in request order once RabbitMQ confirmed every message. A 503
     leaves the confirmed items accepted: repeat the batch with the same per-item
     `idempotency_key`s to get them back and queue the rest."""
-    found = services()
+    found, caller = services(), current_caller()
     _check_batch(body, found.settings.max_batch_tasks)
+    submission.check_named_files(
+        found, [(("tasks", i), item) for i, item in enumerate(body.tasks)], caller
+    )
     requests = [submission.Request(item, item.idempotency_key) for item in body.tasks]
     try:
-        accepted = submission.accept(found, requests, current_caller())
+        accepted = submission.accept(found, requests, caller)
     except submission.NotConfirmed as error:
         error.details.extend(
             {"loc": ["tasks", i], "msg": "not queued: RabbitMQ did not confirm it"}
