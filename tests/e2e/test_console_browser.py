@@ -244,6 +244,35 @@ def test_a_post_without_the_csrf_token_is_refused(page: Any, api: ApiClient) -> 
     assert api.task(task_id)["status"] == "SCHEDULED"
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/ui/tasks?status=DONE&type=sms&priority=%00", 200),  # bad filters named, dropped
+        ("/ui/tasks?cursor=not-a-cursor", 422),
+        ("/ui/tasks?cursor=" + "x" * 3000, 200),  # longer than any cursor: dropped
+        ("/ui/tasks?id=%3Cscript%3E", 200),
+        ("/ui/tasks/..%2F..%2Fetc%2Fpasswd", 404),
+        ("/ui/tasks/0b6f3c1e-4c1a-4f7e-9d3b-2a1e5c7d9f00", 404),
+        ("/ui/tasks.json?status=nope", 200),
+        ("/ui/nothing", 404),
+    ],
+)
+def test_odd_input_is_a_page_never_a_5xx(page: Any, path: str, status: int) -> None:
+    answer = page.request.get(path, max_redirects=0)
+    assert answer.status == status, answer.text()[:500]
+
+
+def test_actions_on_a_missing_task_are_404(page: Any) -> None:
+    page.goto("/ui/tasks")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    missing = "0b6f3c1e-4c1a-4f7e-9d3b-2a1e5c7d9f00"
+    for action in ("retry", "cancel"):
+        answer = page.request.post(
+            f"/ui/tasks/{missing}/{action}", form={"csrf_token": token}, max_redirects=0
+        )
+        assert answer.status == 404, action
+
+
 def test_another_key_sees_none_of_these_tasks(
     browser: Any, console_stack: Stack, api: ApiClient
 ) -> None:
