@@ -224,9 +224,7 @@ def tasks_feed() -> Response:
     """The first page of a listing, polled by console.js to refresh the table."""
     filters = forms.task_filters(request.args, with_cursor=False)
     page = task_actions.list_page(services(), filters.query)
-    return jsonify(
-        {"items": [_row(record) for record in page.items], "has_more": bool(page.next_cursor)}
-    )
+    return jsonify({"items": [_row(record) for record in page.items]})
 
 
 def _row(record: TaskRecord) -> dict[str, Any]:
@@ -253,8 +251,8 @@ def retry_failed() -> BaseResponse:
 
 @console_bp.get("/tasks/<task_id>")
 def task(task_id: str) -> str:
-    record = task_actions.load(services(), task_id)
     found = services()
+    record = task_actions.load(found, task_id)
     return render_template(
         "console/task.html",
         record=record.model_dump(mode="json"),
