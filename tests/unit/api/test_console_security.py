@@ -292,3 +292,59 @@ def test_an_open_api_needs_no_sign_in(make_client: MakeClient) -> None:
     assert page.status_code == 503
     assert "redis is unavailable" in page.text
     assert "Sign out" not in page.text
+
+
+# -- the task page's template, given a record
+
+
+def _task_page(make_client: MakeClient, record: dict[str, Any], payload: Any) -> str:
+    from flask import render_template
+
+    app = make_client(api_keys="", ui_session_secret=SECRET).application
+    with app.test_request_context("/ui/tasks/x"):
+        return render_template(
+            "console/task.html", record=record, payload=payload, can_cancel=False, can_retry=True
+        )
+
+
+RECORD: dict[str, Any] = {
+    "id": "0b6f3c1e-4c1a-4f7e-9d3b-2a1e5c7d9f00",
+    "type": "email",
+    "priority": "high",
+    "queue": "email.high",
+    "status": "FAILED",
+    "attempts": 3,
+    "max_retries": 2,
+    "created_at": "2026-01-01T00:00:00.000Z",
+    "result": None,
+    "error": {"type": "SMTPDataError", "message": "550 <b>no</b>", "retryable": False},
+    "history": [
+        {"status": "QUEUED", "at": "2026-01-01T00:00:00.000Z"},
+        {"status": "PROCESSING", "at": "2026-01-01T00:00:01.000Z"},
+        {"status": "FAILED", "at": "2026-01-01T00:00:02.000Z"},
+    ],
+}
+
+
+def test_the_task_page_shows_the_callback_state_when_there_is_one(make_client: MakeClient) -> None:
+    callback = {
+        "url": "https://hooks.example.com/done",
+        "status": "FAILED",
+        "attempts": 8,
+        "last_status_code": 502,
+        "last_error": "bad gateway",
+        "delivered_at": None,
+    }
+    page = _task_page(make_client, {**RECORD, "callback": callback}, {"to": ["a@example.com"]})
+    assert 'id="callback"' in page
+    for shown in ("https://hooks.example.com/done", "502", "bad gateway", ">8<"):
+        assert shown in page
+    assert 'id="callback"' not in _task_page(make_client, {**RECORD, "callback": None}, {})
+    assert 'id="callback"' not in _task_page(make_client, RECORD, {})
+
+
+def test_the_task_page_escapes_what_tasks_carry(make_client: MakeClient) -> None:
+    page = _task_page(make_client, RECORD, {"subject": "<script>alert(1)</script>"})
+    assert "<script>alert" not in page and "<b>no</b>" not in page
+    assert page.count('<li class="step-') == 3  # the timeline, one entry per transition
+    assert "Retry" in page and "Cancel" not in page
