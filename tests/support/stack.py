@@ -214,6 +214,11 @@ class Stack:
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
             # Load and fault tests submit thousands of tasks a minute from one client.
             "TASKYARD_RATE_LIMIT": "1000000/minute",
+            # An open API unless a test names keys: the keys `make run` keeps in the
+            # checkout's .env (which Settings read) must not apply.
+            "TASKYARD_API_KEYS": "",
+            "TASKYARD_API_KEYS_FILE": "",
+            "TASKYARD_ADMIN_API_KEYS": "",
             **(extra_env or {}),
         }
         return cls(
