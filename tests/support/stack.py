@@ -216,6 +216,11 @@ class Stack:
             "TASKYARD_UI_SESSION_SECRET": secrets.token_urlsafe(32),
             # Load and fault tests submit thousands of tasks a minute from one client.
             "TASKYARD_RATE_LIMIT": "1000000/minute",
+            # An open API unless a test names keys: the keys `make run` keeps in the
+            # checkout's .env (which Settings read) must not apply.
+            "TASKYARD_API_KEYS": "",
+            "TASKYARD_API_KEYS_FILE": "",
+            "TASKYARD_ADMIN_API_KEYS": "",
             **(extra_env or {}),
         }
         return cls(

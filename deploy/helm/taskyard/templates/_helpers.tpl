@@ -199,6 +199,30 @@ ordinal 0 without calling the Kubernetes API (earlier versions listed Endpoints)
 {{- if .Values.api.apiKeys.existingSecret }}{{ .Values.api.apiKeys.existingSecretKey }}{{ else }}api-keys{{ end }}
 {{- end }}
 
+{{/*
+The Secret key holding one key alone, for a client (NOTES, the ServiceMonitor): the first
+generated name's; with existingSecret, the keys file itself (one bare key expected there).
+*/}}
+{{- define "taskyard.apiKeys.clientSecretKey" -}}
+{{- if .Values.api.apiKeys.existingSecret }}{{ .Values.api.apiKeys.existingSecretKey }}{{ else }}key-{{ first .Values.api.apiKeys.generatedNames }}{{ end }}
+{{- end }}
+
+{{/*
+TASKYARD_ADMIN_API_KEYS. Admin names the chart's own keys do not have would stop the API
+at start-up: refused here instead.
+*/}}
+{{- define "taskyard.apiKeys.adminNames" -}}
+{{- $keys := .Values.api.apiKeys }}
+{{- if not $keys.existingSecret }}
+{{- range $keys.adminNames }}
+{{- if not (has . $keys.generatedNames) }}
+{{- fail (printf "api.apiKeys.adminNames: %q is not in api.apiKeys.generatedNames" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- join "," $keys.adminNames }}
+{{- end }}
+
 {{- define "taskyard.flower.fullname" -}}
 {{- printf "%s-flower" (include "taskyard.fullname" .) }}
 {{- end }}

@@ -63,7 +63,8 @@ def submit_batch(body: BatchSubmitRequest) -> Response:
     """Validate every item first (one bad item: 422, nothing queued), then queue them all;
     202 with the records in request order once RabbitMQ confirmed every message. A 503
     leaves the confirmed items accepted: repeat the batch with the same per-item
-    `idempotency_key`s to get them back and queue the rest."""
+    `idempotency_key`s to get them back and queue the rest. Every item is the caller's;
+    a file an item names that is not the caller's is a 422 `no file` at its `loc`."""
     found, caller = services(), current_caller()
     _check_batch(body, found.settings.max_batch_tasks)
     submission.check_named_files(
