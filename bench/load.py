@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import redis
 
 from bench.session import API_KEY, PAYLOAD
-from taskyard_common.status_store import index_key, task_key
+from taskyard_common.redis_keys import REDIS_KEYS
 
 BATCH_SIZE = 100
 
@@ -172,7 +172,7 @@ def record_times(client: redis.Redis, ids: list[str]) -> list[tuple[str, float, 
     for start in range(0, len(ids), 1000):
         pipe = client.pipeline(transaction=False)
         for task_id in ids[start : start + 1000]:
-            pipe.hmget(task_key(task_id), "status", "created_at", "finished_at")
+            pipe.hmget(REDIS_KEYS.task(task_id), "status", "created_at", "finished_at")
         for status, created, finished in pipe.execute():
             out.append(
                 (
@@ -188,5 +188,5 @@ def final_count(client: redis.Redis, priority: str) -> int:
     """Data tasks of `priority` that reached SUCCESS or FAILED (the status indexes)."""
     pipe = client.pipeline(transaction=False)
     for status in ("SUCCESS", "FAILED"):
-        pipe.zcard(index_key(status, "data", priority))
+        pipe.zcard(REDIS_KEYS.index(status, "data", priority))
     return int(sum(pipe.execute()))

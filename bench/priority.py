@@ -16,7 +16,7 @@ from bench.report import Row, fmt, percentile, say, verdict
 from bench.session import IDLE_SETTLE_SECONDS, SCALE, SUBMIT_THREADS, Run, command_line
 from support.memory import Memory, tree_memory, with_children
 from support.stack import wait_consuming
-from taskyard_common.status_store import task_key
+from taskyard_common.redis_keys import REDIS_KEYS
 
 BACKLOG_TASKS = max(20, round(10_000 * SCALE))
 HIGH_TASKS = max(5, round(100 * SCALE))
@@ -47,7 +47,7 @@ def one_at_a_time(api_url: str, client: redis.Redis, count: int) -> tuple[list[f
         started = time.time()
         task_id = call()
         deadline = time.monotonic() + 60
-        while client.hget(task_key(task_id), "status") not in ("SUCCESS", "FAILED"):
+        while client.hget(REDIS_KEYS.task(task_id), "status") not in ("SUCCESS", "FAILED"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"high task {task_id} not final in 60s")
             time.sleep(0.002)

@@ -25,6 +25,26 @@ if ! grep -q '^TASKYARD_CALLBACK_SIGNING_SECRET=' .env; then
   echo "TASKYARD_CALLBACK_SIGNING_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" >> .env
   echo "wrote a development callback signing secret to .env"
 fi
+if ! grep -q '^TASKYARD_UI_SESSION_SECRET=' .env; then
+  echo "TASKYARD_UI_SESSION_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" >> .env
+  echo "wrote a development console session secret to .env"
+fi
+# Development API keys, made once: an admin key that sees every caller's tasks and files
+# and a "demo" key that sees its own. Keys set in the environment win, and then the
+# generated admin name does not apply (unless TASKYARD_ADMIN_API_KEYS is set too).
+if [ ! -f .env ] || ! grep -q '^TASKYARD_API_KEYS=' .env; then
+  admin_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  demo_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  {
+    echo "TASKYARD_API_KEYS=admin:$admin_key,demo:$demo_key"
+    echo "TASKYARD_ADMIN_API_KEYS=admin"
+  } >> .env
+  echo "wrote development API keys (admin, demo) to .env"
+fi
+if [ -n "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ] \
+  && [ -z "${TASKYARD_ADMIN_API_KEYS+set}" ]; then
+  export TASKYARD_ADMIN_API_KEYS=""
+fi
 # shellcheck source=scripts/load-dotenv.sh
 . scripts/load-dotenv.sh
 load_dotenv_defaults .env
@@ -57,6 +77,10 @@ fi
 if [ -z "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ]; then
   echo "WARNING: no API key configured (TASKYARD_API_KEYS): the API on 127.0.0.1:8000 accepts every caller"
 fi
-echo "API http://127.0.0.1:8000 (docs /api/docs), Flower http://127.0.0.1:5555 (user:password in .env)"
+echo "API http://127.0.0.1:8000 (docs /api/docs, console /ui/), Flower http://127.0.0.1:5555 (user:password in .env)"
+cat <<'HINT'
+API keys (name:key) are in .env (TASKYARD_API_KEYS); for the examples in docs/, the demo key:
+  export TASKYARD_API_KEY=$(sed -n 's/^TASKYARD_API_KEYS=.*demo:\([^,]*\).*/\1/p' .env)
+HINT
 # -e /dev/null: honcho would otherwise apply .env over the environment this script settled.
 exec "$venv_bin/honcho" -f "$procfile" -d "$repo_root" -e /dev/null start

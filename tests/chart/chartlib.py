@@ -66,7 +66,10 @@ EXISTING_SECRETS_VALUES: dict[str, Any] = {
     "connections": {"existingSecret": "my-connections"},
     "rabbitmq": {"auth": {"existingSecret": "my-rabbitmq", "passwordKey": "rabbitmq-password"}},
     "redis": {"auth": {"existingSecret": "my-redis", "passwordKey": "redis-password"}},
-    "api": {"apiKeys": {"existingSecret": "my-api-keys", "existingSecretKey": "keys.txt"}},
+    "api": {
+        "apiKeys": {"existingSecret": "my-api-keys", "existingSecretKey": "keys.txt"},
+        "console": {"existingSecret": "my-console", "existingSecretKey": "secret"},
+    },
     "flower": {"auth": {"existingSecret": "my-flower"}},
     "smtp": {"existingSecret": "my-smtp"},
     "callbacks": {"existingSecret": "my-callbacks"},

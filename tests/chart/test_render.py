@@ -138,6 +138,7 @@ def test_references_resolve(render, scenario):
             "my-rabbitmq",
             "my-redis",
             "my-api-keys",
+            "my-console",
             "my-flower",
             "my-smtp",
             "my-callbacks",
@@ -187,7 +188,8 @@ def test_notes_print_port_forward_and_credentials(helm):
     notes = chartlib.install_notes(helm)
     assert "kubectl --namespace taskyard port-forward svc/taskyard-api 8000:8000" in notes
     assert "kubectl --namespace taskyard port-forward svc/taskyard-flower 5555:5555" in notes
-    assert "get secret taskyard-api-keys -o jsonpath='{.data.api-keys}' | base64 -d" in notes
+    assert "get secret taskyard-api-keys -o jsonpath='{.data.key-admin}' | base64 -d" in notes
+    assert "named admin (an admin key" in notes
     assert "get secret taskyard-flower -o jsonpath='{.data.basic-auth}' | base64 -d" in notes
     assert "helm test taskyard" in notes
     # Without KEDA's API in the capabilities, NOTES say the workers have fixed replicas.

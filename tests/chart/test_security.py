@@ -114,12 +114,14 @@ def test_no_secret_literal_in_default_render(helm, default_objects):
         "taskyard-api-keys",
         "taskyard-callbacks",
         "taskyard-connections",
+        "taskyard-console",
         "taskyard-flower",
         "taskyard-rabbitmq",
         "taskyard-redis",
     }
     generated = {
         ("taskyard-api-keys", "api-keys"),
+        ("taskyard-console", "session-secret"),
         ("taskyard-flower", "password"),
         ("taskyard-flower", "cookie-secret"),
         ("taskyard-rabbitmq", "password"),
@@ -187,6 +189,7 @@ def test_generated_secrets_are_kept(default_objects):
     for name in (
         "taskyard-api-keys",
         "taskyard-callbacks",
+        "taskyard-console",
         "taskyard-flower",
         "taskyard-rabbitmq",
         "taskyard-redis",
@@ -210,6 +213,7 @@ def test_existing_secrets_are_used_not_generated(render):
     assert refs["TASKYARD_BROKER_URL"] == {"name": "my-connections", "key": "broker-url"}
     assert refs["TASKYARD_REDIS_URL"] == {"name": "my-connections", "key": "redis-url"}
     assert refs["AWS_SECRET_ACCESS_KEY"]["name"] == "my-s3"
+    assert refs["TASKYARD_UI_SESSION_SECRET"] == {"name": "my-console", "key": "secret"}
     (keys,) = [v for v in spec["volumes"] if v["name"] == "api-keys"]
     assert keys["secret"] == {
         "secretName": "my-api-keys",
@@ -359,3 +363,13 @@ def test_flower_ingress_can_be_opened_for_monitoring(helm):
     (rule,) = _policy(objects, "taskyard-flower")["ingress"]
     assert rule["from"][0] == peer
     assert len(rule["from"]) == 2  # and Prometheus (monitoring.prometheusSelector)
+
+
+def test_the_console_session_secret_is_generated_long_and_reaches_the_api(default_objects):
+    secret = chartlib.secret_data(chartlib.named(default_objects, "Secret", "taskyard-console"))
+    assert len(secret["session-secret"]) >= 32  # TASKYARD_UI_SESSION_SECRET's minimum
+    api = chartlib.named(default_objects, "Deployment", "taskyard-api")
+    env = chartlib.resolve_env(api["spec"]["template"]["spec"]["containers"][0], default_objects)
+    assert env["TASKYARD_UI_SESSION_SECRET"] == secret["session-secret"]
+    assert env["TASKYARD_UI_SECURE_COOKIE"] == "always"
+    assert int(env["TASKYARD_UI_SESSION_LIFETIME_SECONDS"]) == 8 * 3600

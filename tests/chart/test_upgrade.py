@@ -18,7 +18,8 @@ KEPT = {
         "erlang-cookie": "kept-erlang-cookie",
     },
     "taskyard-redis": {"password": "kept-redis-password"},
-    "taskyard-api-keys": {"api-keys": "kept-api-key"},
+    "taskyard-api-keys": {"key-admin": "kept-api-key", "api-keys": "admin:kept-api-key\n"},
+    "taskyard-console": {"session-secret": "kept-console-session-secret-0123456789"},
     "taskyard-flower": {
         "username": "admin",
         "password": "kept-flower-password",
@@ -79,10 +80,19 @@ def test_first_install_generates_and_missing_keys_are_filled(helm, tmp_path):
     assert all(d["spec"].get("replicas") == 1 for d in chartlib.worker_deployments(objects))
 
 
-@pytest.mark.parametrize("missing", ["taskyard-api-keys", "taskyard-flower"])
+@pytest.mark.parametrize("missing", ["taskyard-api-keys", "taskyard-console", "taskyard-flower"])
 def test_each_secret_is_looked_up_on_its_own(helm, tmp_path, missing):
     kept = {k: v for k, v in KEPT.items() if k != missing}
     secrets, _ = render_against(helm, tmp_path, kept)
     for name in kept:
         assert secrets[name] == KEPT[name]
     assert secrets[missing] != KEPT[missing]
+
+
+def test_an_upgrade_from_one_bare_key_names_it_after_the_first_generated_name(helm, tmp_path):
+    before_names = {**KEPT, "taskyard-api-keys": {"api-keys": "kept-bare-key"}}
+    secrets, _ = render_against(helm, tmp_path, before_names)
+    assert secrets["taskyard-api-keys"] == {
+        "key-admin": "kept-bare-key",
+        "api-keys": "admin:kept-bare-key\n",
+    }

@@ -5,9 +5,12 @@ session's own test stack is started and used."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from support.browser import launched_chromium
 from support.client import ApiClient
 
 
@@ -24,3 +27,9 @@ def api(base_url: str) -> ApiClient:
     client = ApiClient(base_url, api_key=os.environ.get("TASKYARD_E2E_API_KEY"))
     client.wait_ready()
     return client
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with launched_chromium() as launched:
+        yield launched

@@ -221,8 +221,23 @@ def test_bad_images_fail_at_once_and_the_worker_keeps_serving(
     assert worker.running() and worker.pid == pid
 
 
-def test_unknown_file_id_fails_with_file_not_found(api: ApiClient) -> None:
-    record = run_file_task(api, {"file_id": "f" * 32, "operation": "checksum"})
+def test_an_unknown_file_id_is_refused_at_submit(api: ApiClient) -> None:
+    body = {"type": "file", "payload": {"file_id": "f" * 32, "operation": "checksum"}}
+    error = api.submit(body, expect=422)["error"]
+    assert error["details"] == [{"loc": ["payload", "file_id"], "msg": f"no file {'f' * 32}"}]
+
+
+def test_a_file_deleted_before_its_task_runs_fails_with_file_not_found(api: ApiClient) -> None:
+    uploaded = api.upload("gone.txt", b"soon gone", "text/plain")
+    accepted = api.submit(
+        {
+            "type": "file",
+            "delay_seconds": 2,
+            "payload": {"file_id": uploaded["id"], "operation": "checksum"},
+        }
+    )
+    assert api.delete(f"/api/files/{uploaded['id']}").status_code == 204
+    record = api.wait_for(accepted["id"], timeout_seconds=TASK_TIMEOUT_SECONDS)
     assert record["status"] == "FAILED"
     assert record["attempts"] == 1
     assert record["error"]["type"] == "FileNotFound"

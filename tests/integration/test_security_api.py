@@ -22,6 +22,7 @@ import requests
 from support.client import ApiClient
 from support.stack import Stack, cleanup_workdir, start_stack
 from taskyard_api import rate_limit
+from taskyard_common.redis_keys import REDIS_KEYS
 
 RATE_LIMIT_PER_MINUTE = 12
 MAX_REQUEST_BYTES = 16 * 1024
@@ -115,8 +116,8 @@ def test_the_rate_limit_is_one_budget_across_api_processes(secured: Stack, api: 
     limited = api.get("/api/tasks")
     assert _error(limited, 429)["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
-    # The counters are in Redis, under a hash of the key, never the key.
-    counters = secured.redis.keys(f"{rate_limit.KEY_PREFIX}:*")
+    # The counters are in Redis, under the key's name, never the key.
+    counters = secured.redis.keys(REDIS_KEYS.rate_limit("*", "*", "*"))
     assert counters and not any(key in name for name in counters)
     # Another caller is not affected, and probes are never limited.
     other = ApiClient(secured.base_url, api_key=next(_unused_keys))

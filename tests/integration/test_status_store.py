@@ -14,7 +14,7 @@ from support.stack import claim_redis_db, release_redis_db
 from taskyard_common import status_store
 from taskyard_common.clock import now_iso
 from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
-from taskyard_common.status_store import NewTask, StatusStore, idempotency_key
+from taskyard_common.status_store import NewTask, StatusStore
 from taskyard_common.task_cursors import CursorError
 
 
@@ -148,9 +148,9 @@ def test_a_cursor_alone_pages_on_with_the_filters_it_was_made_with(store: Status
 
 def test_records_expire_with_the_ttl(store: StatusStore) -> None:
     record = queued(store)
-    assert 0 < store.redis.ttl(f"taskyard:task:{record.id}") <= 60
-    assert 0 < store.redis.ttl(f"taskyard:task:{record.id}:history") <= 60
-    store.redis.delete(f"taskyard:task:{record.id}")
+    assert 0 < store.redis.ttl(store.keys.task(record.id)) <= 60
+    assert 0 < store.redis.ttl(store.keys.history(record.id)) <= 60
+    store.redis.delete(store.keys.task(record.id))
     assert store.list_records()[0] == []
 
 
@@ -168,22 +168,22 @@ def test_a_held_idempotency_key_answers_its_holder_and_creates_nothing(
 
 def test_a_key_whose_record_expired_is_taken_over(store: StatusStore) -> None:
     gone, fresh = new_record(), new_record()
-    store.redis.set(idempotency_key("scope-b"), gone.id)
+    store.redis.set(store.keys.idempotency("scope-b"), gone.id)
 
     assert store.create(NewTask(fresh, {}, "scope-b")) is None
-    assert store.redis.get(idempotency_key("scope-b")) == fresh.id
+    assert store.redis.get(store.keys.idempotency("scope-b")) == fresh.id
 
 
 def test_discard_removes_the_record_and_releases_only_its_own_key(store: StatusStore) -> None:
     mine, other = new_record(), new_record()
     store.create_many([NewTask(mine, {}, "scope-c"), NewTask(other, {}, "scope-d")])
-    store.redis.set(idempotency_key("scope-d"), "someone-else")
+    store.redis.set(store.keys.idempotency("scope-d"), "someone-else")
 
     store.discard_many([NewTask(mine, {}, "scope-c"), NewTask(other, {}, "scope-d")])
 
     assert store.get(mine.id) is None and store.get(other.id) is None
-    assert store.redis.get(idempotency_key("scope-c")) is None
-    assert store.redis.get(idempotency_key("scope-d")) == "someone-else"
+    assert store.redis.get(store.keys.idempotency("scope-c")) is None
+    assert store.redis.get(store.keys.idempotency("scope-d")) == "someone-else"
     assert store.list_records()[0] == []
 
 

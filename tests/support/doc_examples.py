@@ -23,10 +23,10 @@ SKIP_REASONS = {
     "install": "installs into the reader's environment (tests/client/test_install.py: a venv)",
 }
 # What a setup block may set: the test gives these variables values of its own.
-PROVIDED_VARIABLES = frozenset({"TASKYARD_URL"})
+PROVIDED_VARIABLES = frozenset({"TASKYARD_URL", "TASKYARD_API_KEY"})
 EXPECTED_OUTPUT_PREFIX = "# =>"
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<info>.*)$")
-_SETUP_LINE = re.compile(r"^export (?P<name>[A-Z_]+)=\S+$")
+_SETUP_LINE = re.compile(r"^export (?P<name>[A-Z_]+)=\S.*$")
 _ELLIPSIS = re.compile(r"…|\.\.\.")
 
 

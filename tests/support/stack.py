@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -320,10 +321,16 @@ class Stack:
             "TASKYARD_WORKER_SOFT_SHUTDOWN_TIMEOUT_SECONDS": "20",
             "TASKYARD_LOG_FORMAT": "json",
             "TASKYARD_CACHE_TTL_SECONDS": "0.5",
+            "TASKYARD_UI_SESSION_SECRET": secrets.token_urlsafe(32),
             # Load and fault tests submit thousands of tasks a minute from one client.
             "TASKYARD_RATE_LIMIT": "1000000/minute",
             "TASKYARD_CALLBACK_SIGNING_SECRET": CALLBACK_SIGNING_SECRET,
             "TASKYARD_CALLBACK_ALLOWED_HOSTS": CALLBACK_RECEIVER_HOST,
+            # An open API unless a test names keys: the keys `make run` keeps in the
+            # checkout's .env (which Settings read) must not apply.
+            "TASKYARD_API_KEYS": "",
+            "TASKYARD_API_KEYS_FILE": "",
+            "TASKYARD_ADMIN_API_KEYS": "",
             **(extra_env or {}),
         }
         return cls(workdir, env, f"http://127.0.0.1:{port}", backends, smtp)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from taskyard_common.settings import parse_api_keys
+
 from . import render
 from .cluster import Cluster
 from .keda import Keda
@@ -72,7 +74,8 @@ class Stack:
             for e in api["spec"]["template"]["spec"]["containers"][0].get("env") or []
         }
         keys = self.file_in_pod(api, str(env["TASKYARD_API_KEYS_FILE"]))
-        return next(line.strip() for line in keys.splitlines() if line.strip())
+        # The first key of the file: the chart's admin key.
+        return next(iter(parse_api_keys(keys.splitlines()).values()))
 
     def worker(self, queue: str) -> dict[str, Any]:
         for deployment in self.deployments("worker"):

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from kombu.transport.native_delayed_delivery import calculate_routing_key
 
 from taskyard_api import create_app, submission
+from taskyard_api.auth import OPEN_CALLER
 from taskyard_api.publisher import DELAY_ENTRY_EXCHANGE, _ConfirmChannel
 from taskyard_common.celery_app import create_celery_app
 from taskyard_common.clock import iso, utc_now
@@ -123,7 +124,7 @@ def _new_task(app: Flask, schedule: dict[str, Any]) -> NewTask:
         SubmitRequest.model_validate({"type": "data", "payload": PAYLOAD, **schedule}).root
     )
     with app.test_request_context("/api/tasks", method="POST"):
-        return submission._new_task(found, request)
+        return submission._new_task(found, request, OPEN_CALLER)
 
 
 def test_a_task_ahead_is_scheduled_with_its_run_at(app: Flask) -> None:

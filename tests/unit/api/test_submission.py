@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from taskyard_api import create_app, submission
+from taskyard_api.auth import OPEN_CALLER
 from taskyard_api.publisher import PublishFailed
 from taskyard_common.contracts import SubmitRequest
 from taskyard_common.records import TaskRecord
@@ -94,7 +95,7 @@ def _accept(
     found.store, found.publisher = store, publisher
     requests = [submission.Request(SubmitRequest.model_validate(BODY).root, key) for key in keys]
     with app.test_request_context("/api/tasks/batch", method="POST"):
-        return submission.accept(found, requests)
+        return submission.accept(found, requests, OPEN_CALLER)
 
 
 def test_new_tasks_are_created_and_published_together(app: Flask) -> None:

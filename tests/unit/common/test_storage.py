@@ -146,6 +146,7 @@ def test_a_bucket_holds_the_layout_under_its_prefix(s3_server: S3Server) -> None
     assert sorted(s3_server.keys(bucket)) == sorted(
         [f"team/a/{f.id[:2]}/{f.id}{suffix}" for f in (small, big) for suffix in ("", ".json")]
         + [f"team/a/index/{index_entry(f)}" for f in (small, big)]
+        + [f"team/a/owners/anonymous/{index_entry(f)}" for f in (small, big)]
     )
     # An ETag ending in -2 is S3's mark of an object sent as a two-part multipart upload.
     head = s3_server.client().head_object(Bucket=bucket, Key=f"team/a/{big.id[:2]}/{big.id}")
@@ -271,9 +272,13 @@ def test_purge_on_s3_and_a_half_deleted_file(s3_server: S3Server) -> None:
     store = s3_store(s3_server, bucket)
     stored = store.save_bytes(b"abc", name="a", content_type="text/plain")
     half_deleted = store.save_bytes(b"def", name="b", content_type="text/plain")
-    # A delete cut off after the record went: the index entry and the bytes are left.
-    record_key = f"files/{half_deleted.id[:2]}/{half_deleted.id}.json"
-    s3_server.client().delete_object(Bucket=bucket, Key=record_key)
+    # A delete cut off after the record went (its owner's entry goes first): the index
+    # entry and the bytes are left.
+    for key in (
+        f"files/owners/anonymous/{index_entry(half_deleted)}",
+        f"files/{half_deleted.id[:2]}/{half_deleted.id}.json",
+    ):
+        s3_server.client().delete_object(Bucket=bucket, Key=key)
     assert store.list_page(limit=10).items == [stored]
 
     far_future = datetime.fromisoformat(stored.expires_at) + timedelta(days=1)

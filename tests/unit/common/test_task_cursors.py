@@ -21,8 +21,9 @@ FAILED_LOW_DATA = TaskFilters(status="FAILED", type="data", priority="low")
 
 
 @pytest.mark.parametrize("filters", [TaskFilters(), FILE_TASKS, FAILED_LOW_DATA])
-def test_a_cursor_decodes_to_what_was_encoded(filters: TaskFilters) -> None:
-    cursor = TaskCursor(1_767_225_600_123, "8090a407-0000-4000-8000-000000000000", filters)
+@pytest.mark.parametrize("owner", [None, "alice"])
+def test_a_cursor_decodes_to_what_was_encoded(filters: TaskFilters, owner: str | None) -> None:
+    cursor = TaskCursor(1_767_225_600_123, "8090a407-0000-4000-8000-000000000000", filters, owner)
     assert decode_cursor(encode_cursor(cursor)) == cursor
 
 
@@ -42,6 +43,7 @@ def _raw(document: object) -> str:
         _raw({"s": 1, "id": "x", "q": {"type": "sms"}}),
         _raw({"s": 1, "id": "x", "q": {"status": "DONE"}}),
         _raw({"s": 1, "id": "x", "q": {"owner": "someone"}}),
+        _raw({"s": 1, "id": "x", "q": {}, "o": ["alice"]}),
         base64.urlsafe_b64encode(b"1767225600123:8090a407").decode(),  # the old format
     ],
 )
@@ -72,7 +74,7 @@ def _cursor(filters: TaskFilters) -> TaskCursor:
 def test_a_page_lists_with_the_cursors_filters(
     asked: TaskFilters, cursor: TaskCursor | None, listed: TaskFilters
 ) -> None:
-    assert page_filters(asked, cursor) == listed
+    assert page_filters(asked, cursor, None) == listed
 
 
 @pytest.mark.parametrize(
@@ -92,4 +94,25 @@ def test_a_different_query_with_a_cursor_is_refused(
     asked: TaskFilters, cursor: TaskCursor, named: str
 ) -> None:
     with pytest.raises(CursorError, match=named):
-        page_filters(asked, cursor)
+        page_filters(asked, cursor, None)
+
+
+@pytest.mark.parametrize(
+    ("cursor_owner", "caller_owner", "continues"),
+    [
+        ("alice", "alice", True),
+        (None, None, True),
+        ("alice", "bob", False),
+        (None, "alice", False),  # an admin's cursor pages every owner's list
+        ("alice", None, False),
+    ],
+)
+def test_a_cursor_pages_only_the_list_it_came_from(
+    cursor_owner: str | None, caller_owner: str | None, continues: bool
+) -> None:
+    cursor = TaskCursor(1, "id", FILE_TASKS, cursor_owner)
+    if continues:
+        assert page_filters(TaskFilters(), cursor, caller_owner) == FILE_TASKS
+    else:
+        with pytest.raises(CursorError, match="another caller's list"):
+            page_filters(TaskFilters(), cursor, caller_owner)

@@ -56,7 +56,7 @@ def test_settings_read_the_taskyard_prefix(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("TASKYARD_LOG_FORMAT", "console")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.retry_max_retries == 7
-    assert settings.api_key_set() == {"k1", "k2", "k3"}
+    assert set(settings.named_api_keys().values()) == {"k1", "k2", "k3"}
     assert settings.log_format == "console"
 
 

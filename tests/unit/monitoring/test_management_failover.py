@@ -56,7 +56,8 @@ def services_for(broker_url: str, management_url: str) -> Services:
         files=None,  # type: ignore[arg-type]
         celery=None,  # type: ignore[arg-type]
         publisher=None,  # type: ignore[arg-type]
-        api_keys=frozenset(),
+        api_keys={},
+        admin_key_names=frozenset(),
     )
 
 

@@ -1,7 +1,8 @@
 """`helm test`: submit a data task through the API and wait until it is SUCCESS.
 
 Runs in the api image with the standard library only. Settings from the environment:
-TASKYARD_TEST_API_URL, TASKYARD_TEST_API_KEYS_FILE (first key is used),
+TASKYARD_TEST_API_URL, TASKYARD_TEST_API_KEYS_FILE (the first key is used; a line is
+"name:key" or a bare key),
 TASKYARD_TEST_PRIORITY, TASKYARD_TEST_TIMEOUT_SECONDS.
 """
 
@@ -24,7 +25,10 @@ def api_key():
         return ""
     with open(KEYS_FILE, encoding="utf-8") as handle:
         keys = [line.strip() for line in handle if line.strip()]
-    return keys[0] if keys else ""
+    if not keys:
+        return ""
+    name, separator, key = keys[0].partition(":")
+    return key.strip() if separator else name
 
 
 def call(method, path, body=None, key=""):

@@ -85,6 +85,48 @@ Usage: {{ include "taskyard.apiKeys.secretKey" $ }}
 {{- end }}
 
 {{/*
+The Secret key holding one API key alone, for a client (NOTES, the ServiceMonitor): the
+first generated name's; with existingSecret, the keys file itself (one bare key expected there).
+Usage: {{ include "taskyard.apiKeys.clientSecretKey" $ }}
+*/}}
+{{- define "taskyard.apiKeys.clientSecretKey" -}}
+{{- if .Values.api.apiKeys.existingSecret }}{{ .Values.api.apiKeys.existingSecretKey }}{{ else }}key-{{ first .Values.api.apiKeys.generatedNames }}{{ end }}
+{{- end }}
+
+{{/*
+TASKYARD_ADMIN_API_KEYS. Admin names the chart's own keys do not have would stop the API
+at start-up: refused here instead.
+Usage: {{ include "taskyard.apiKeys.adminNames" $ }}
+*/}}
+{{- define "taskyard.apiKeys.adminNames" -}}
+{{- $keys := .Values.api.apiKeys }}
+{{- if not $keys.existingSecret }}
+{{- range $keys.adminNames }}
+{{- if not (has . $keys.generatedNames) }}
+{{- fail (printf "api.apiKeys.adminNames: %q is not in api.apiKeys.generatedNames" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- join "," $keys.adminNames }}
+{{- end }}
+
+{{/*
+The Secret of the web console's session secret.
+Usage: {{ include "taskyard.console.secretName" $ }}
+*/}}
+{{- define "taskyard.console.secretName" -}}
+{{- default (printf "%s-console" (include "taskyard.fullname" .)) .Values.api.console.existingSecret }}
+{{- end }}
+
+{{/*
+The key of the session secret in taskyard.console.secretName.
+Usage: {{ include "taskyard.console.secretKey" $ }}
+*/}}
+{{- define "taskyard.console.secretKey" -}}
+{{- if .Values.api.console.existingSecret }}{{ .Values.api.console.existingSecretKey }}{{ else }}session-secret{{ end }}
+{{- end }}
+
+{{/*
 The Secret of Flower's basic auth and cookie secret.
 Usage: {{ include "taskyard.flower.secretName" $ }}
 */}}

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from taskyard_common.settings import ANONYMOUS
 from taskyard_common.topology import Priority, TaskType
 
 
@@ -58,6 +59,10 @@ class TaskRecord(BaseModel):
     type: TaskType
     priority: Priority
     queue: str
+    owner: str = Field(
+        default=ANONYMOUS,
+        description="the name of the API key that submitted it (anonymous: no keys configured)",
+    )
     status: TaskStatus
     attempts: int = 0
     max_retries: int

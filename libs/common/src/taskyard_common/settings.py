@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
@@ -14,10 +17,56 @@ from taskyard_common.topology import TaskType
 # TASKYARD_BROKER_URL and TASKYARD_RABBITMQ_MANAGEMENT_URL may list every member of a
 # RabbitMQ cluster with this between them; kombu fails over between broker URLs in order.
 URL_SEPARATOR = ";"
+MIN_SESSION_SECRET_CHARS = 32
 
 
 def split_urls(value: SecretStr) -> list[str]:
     return [url.strip() for url in value.get_secret_value().split(URL_SEPARATOR) if url.strip()]
+
+
+# The caller and owner when no API key is configured; no key may take this name.
+ANONYMOUS = "anonymous"
+# A key's name is an owner in records, Redis keys and storage paths: kept to safe characters.
+KEY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KEY_NAME_SEPARATOR = ":"
+BARE_KEY_NAME_PREFIX = "key-"
+
+
+def bare_key_name(key: str) -> str:
+    """The name of a key given without one: `key-` and the first 8 hex of its sha256."""
+    return BARE_KEY_NAME_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def parse_api_keys(entries: Iterable[str]) -> dict[str, str]:
+    """Key name -> key, from `name:key` or bare-key entries (blank ones skipped).
+
+    Raises ValueError for an entry with an empty name or key, a bad or reserved name,
+    one name given two keys, or one key given two names: a start-up error, not a guess.
+    """
+    keys: dict[str, str] = {}
+    names_by_key: dict[str, str] = {}
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        name, separator, key = entry.partition(KEY_NAME_SEPARATOR)
+        if not separator:
+            name, key = bare_key_name(entry), entry
+        name, key = name.strip(), key.strip()
+        if not key:
+            raise ValueError(f"API key entry {name!r}: the key after ':' is empty")
+        if not KEY_NAME_PATTERN.fullmatch(name) or name == ANONYMOUS:
+            raise ValueError(
+                f"API key name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-' "
+                f"(not starting with '.', '_' or '-', and not {ANONYMOUS!r})"
+            )
+        if keys.get(name, key) != key:
+            raise ValueError(f"API key name {name!r} is given two different keys")
+        if names_by_key.get(key, name) != name:
+            raise ValueError(f"one API key is named both {names_by_key[key]!r} and {name!r}")
+        keys[name] = key
+        names_by_key[key] = name
+    return keys
 
 
 class Settings(BaseSettings):
@@ -72,12 +121,21 @@ class Settings(BaseSettings):
     api_threads: int = Field(default=4, ge=1)
     api_keys: SecretStr = SecretStr("")
     api_keys_file: str = ""
+    # Names (not keys) of the API keys that see and act on every caller's tasks and files.
+    admin_api_keys: str = ""
     metrics_require_auth: bool = False
     rate_limit: str = "600/minute"
     # Where the rate limit counters live; empty means TASKYARD_REDIS_URL ("memory://" for tests).
     rate_limit_storage_url: SecretStr = SecretStr("")
     flower_basic_auth: SecretStr = SecretStr("")
     flower_cookie_secret: SecretStr = SecretStr("")
+    # Signs the web console's session cookie (at least 32 characters); empty: no console.
+    ui_session_secret: SecretStr = SecretStr("")
+    # A console sign-in lasts this long, then asks for the key again.
+    ui_session_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=30 * 24 * 3600)
+    # auto: the cookie is Secure when the request reached gunicorn as https; always: behind
+    # a proxy that ends TLS; never: plain http on purpose.
+    ui_secure_cookie: Literal["auto", "always", "never"] = "auto"
 
     # Completion callbacks. The signing secret has no default: the chart generates one and
     # `make run` writes one into .env; the callback worker refuses to start without it.
@@ -115,6 +173,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
 
+    @field_validator("ui_session_secret")
+    @classmethod
+    def _long_session_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < MIN_SESSION_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_CHARS} characters")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _upper_level(cls, value: str) -> str:
@@ -147,13 +212,24 @@ class Settings(BaseSettings):
         hosts = (h.strip().lower().rstrip(".") for h in self.callback_allowed_hosts.split(","))
         return frozenset(h for h in hosts if h)
 
-    def api_key_set(self) -> frozenset[str]:
-        """Keys from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE (one a line)."""
-        keys = {k.strip() for k in self.api_keys.get_secret_value().split(",")}
+    def named_api_keys(self) -> dict[str, str]:
+        """Key name -> key, from TASKYARD_API_KEYS (comma separated) and TASKYARD_API_KEYS_FILE
+        (one a line); each entry `name:key` or a bare key. ValueError for a malformed set."""
+        entries = self.api_keys.get_secret_value().split(",")
         if self.api_keys_file:
             with open(self.api_keys_file, encoding="utf-8") as handle:
-                keys.update(line.strip() for line in handle)
-        return frozenset(k for k in keys if k)
+                entries.extend(handle)
+        return parse_api_keys(entries)
+
+    def admin_key_names(self, named_keys: Iterable[str]) -> frozenset[str]:
+        """TASKYARD_ADMIN_API_KEYS, each checked against the configured key names."""
+        admins = frozenset(n.strip() for n in self.admin_api_keys.split(",") if n.strip())
+        unknown = sorted(admins - set(named_keys))
+        if unknown:
+            raise ValueError(
+                f"TASKYARD_ADMIN_API_KEYS names no configured API key: {', '.join(unknown)}"
+            )
+        return admins
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from taskyard_common.records import (
     TaskRecord,
     TaskStatus,
 )
+from taskyard_common.redis_keys import LUA_FILL_KEY, REDIS_KEYS, WILDCARD, RedisKeys
 from taskyard_common.settings import Settings
 from taskyard_common.task_cursors import (
     TaskCursor,
@@ -35,26 +36,34 @@ from taskyard_common.task_cursors import (
     page_filters,
 )
 
-KEY_PREFIX = "taskyard"
-WILDCARD = "*"
 # Workers never create records; only the API passes its TASKYARD_IDEMPOTENCY_TTL_SECONDS.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
 _NULL = ""
 
-# Shared by both scripts: move the record's entries from the old status indexes to the new ones.
-_LUA_REINDEX = """
-local function reindex(id, old_status, new_status, task_type, priority, score)
-  for _, t in ipairs({task_type, '*'}) do
-    for _, p in ipairs({priority, '*'}) do
-      redis.call('ZREM', 'taskyard:idx:' .. old_status .. ':' .. t .. ':' .. p, id)
-      redis.call('ZADD', 'taskyard:idx:' .. new_status .. ':' .. t .. ':' .. p, score, id)
+# Move the record's entries from the old status's indexes to the new one's: the global
+# ones and its owner's (records from before owners have none). The templates and the
+# wildcard come from RedisKeys.
+_LUA_REINDEX = (
+    LUA_FILL_KEY
+    + """
+local function reindex(templates, wildcard, record, old_status, new_status)
+  for _, template in ipairs(templates) do
+    for _, t in ipairs({record.type, wildcard}) do
+      for _, p in ipairs({record.priority, wildcard}) do
+        local filters = {type = t, priority = p, status = old_status, owner = record.owner}
+        redis.call('ZREM', fill_key(template, filters), record.id)
+        filters.status = new_status
+        redis.call('ZADD', fill_key(template, filters), record.score, record.id)
+      end
     end
   end
 end
 """
+)
 
 # KEYS: record hash, history list. ARGV: new status(es, comma separated), at, ttl,
-# allowed-from statuses (comma separated), attempts increment, then field/value pairs.
+# allowed-from statuses (comma separated), attempts increment, index key template,
+# owner index key template, wildcard, then field/value pairs.
 _LUA_TRANSITION = (
     _LUA_REINDEX
     + """
@@ -76,16 +85,20 @@ for _, s in ipairs(targets) do
 end
 redis.call('HSET', KEYS[1], 'status', final)
 if tonumber(ARGV[5]) > 0 then redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[5]) end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 9, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local fields = redis.call(
-  'HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at', 'run_at')
-reindex(fields[1], current, final, fields[2], fields[3], fields[4])
+  'HMGET', KEYS[1], 'id', 'type', 'priority', 'score', 'created_at', 'run_at', 'owner')
+local record = {id = fields[1], type = fields[2], priority = fields[3], score = fields[4],
+                owner = fields[7]}
+local templates = {ARGV[6]}
+if record.owner then table.insert(templates, ARGV[7]) end
+reindex(templates, ARGV[8], record, current, final)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 -- Due at its creation, or at a later run_at (same timestamp format: strings compare as times).
 local due_at = fields[5]
 if fields[6] and fields[6] ~= '' and (not due_at or fields[6] > due_at) then due_at = fields[6] end
-return {1, current, due_at}
+return {1, current, due_at or '', record.owner or ''}
 """
 )
 
@@ -94,12 +107,14 @@ return {1, current, due_at}
 # atomic step: no other request can see the key held by a record that does not exist yet.
 # A key whose record is gone (expired) is taken over. Returns the holder's id, or '' if created.
 # KEYS: record hash, history list, idempotency key ('' for none), then the index sorted sets.
-# ARGV: ttl, id, score, stale-before score, idempotency ttl, task key prefix,
+# ARGV: ttl, id, score, stale-before score, idempotency ttl, task key template,
 # number of history entries n, the n entries, then field/value pairs.
-_LUA_CREATE = """
+_LUA_CREATE = (
+    LUA_FILL_KEY
+    + """
 if KEYS[3] ~= '' then
   local holder = redis.call('GET', KEYS[3])
-  if holder and redis.call('EXISTS', ARGV[6] .. holder) == 1 then return holder end
+  if holder and redis.call('EXISTS', fill_key(ARGV[6], {id = holder})) == 1 then return holder end
   redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[5])
 end
 local n = tonumber(ARGV[7])
@@ -113,6 +128,7 @@ for i = 4, #KEYS do
 end
 return ''
 """
+)
 
 # Undo a create whose message RabbitMQ never confirmed: the record, its index entries and its
 # idempotency key, the key only while it still names this record.
@@ -137,22 +153,6 @@ _JSON_FIELDS = ("result", "error", "payload", "callback")
 _INT_FIELDS = ("attempts", "max_retries")
 
 
-def task_key(task_id: str) -> str:
-    return f"{KEY_PREFIX}:task:{task_id}"
-
-
-def history_key(task_id: str) -> str:
-    return f"{KEY_PREFIX}:task:{task_id}:history"
-
-
-def index_key(status: str, task_type: str, priority: str) -> str:
-    return f"{KEY_PREFIX}:idx:{status}:{task_type}:{priority}"
-
-
-def idempotency_key(key: str) -> str:
-    return f"{KEY_PREFIX}:idem:{key}"
-
-
 # Told of every transition into a final status this store applies (completion callbacks).
 FinalListener = Callable[["StatusStore", str, TaskStatus], None]
 
@@ -173,6 +173,8 @@ class TransitionOutcome:
     # When the task was due (created_at, or a later run_at): returned by an applied
     # transition, so a worker needs no extra read to time the task.
     due_at: str | None = None
+    # The task's owner (None on records from before owners), returned by an applied transition.
+    owner: str | None = None
 
     @property
     def missing(self) -> bool:
@@ -213,8 +215,10 @@ class StatusStore:
         ttl_seconds: int,
         idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
         on_final: FinalListener | None = None,
+        keys: RedisKeys = REDIS_KEYS,
     ) -> None:
         self._redis = client
+        self.keys = keys
         self._ttl_seconds = ttl_seconds
         self._idempotency_ttl_seconds = idempotency_ttl_seconds
         self._on_final = on_final
@@ -275,7 +279,7 @@ class StatusStore:
             str(score),
             str(stale_before),
             str(self._idempotency_ttl_seconds),
-            task_key(""),
+            self.keys.template(RedisKeys.TASK),
             str(len(history)),
             *history,
         ]
@@ -286,10 +290,10 @@ class StatusStore:
     def _new_task_keys(self, new: NewTask) -> list[str]:
         record = new.record
         return [
-            task_key(record.id),
-            history_key(record.id),
-            idempotency_key(new.idempotency_scope) if new.idempotency_scope else "",
-            *self._index_keys(record.status, record.type, record.priority),
+            self.keys.task(record.id),
+            self.keys.history(record.id),
+            self.keys.idempotency(new.idempotency_scope) if new.idempotency_scope else "",
+            *self._index_keys(record),
         ]
 
     def _pipelined(self, script: Script, calls: Sequence[tuple[list[str], list[str]]]) -> list[Any]:
@@ -308,8 +312,8 @@ class StatusStore:
 
     def get(self, task_id: str) -> TaskRecord | None:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hgetall(task_key(task_id))
-        pipe.lrange(history_key(task_id), 0, -1)
+        pipe.hgetall(self.keys.task(task_id))
+        pipe.lrange(self.keys.history(task_id), 0, -1)
         raw, history = pipe.execute()
         if not raw:
             return None
@@ -319,8 +323,11 @@ class StatusStore:
         """The records of these ids, in order, in one round trip; None where one is gone."""
         return [record for _, record in self._get_many(list(task_ids))]
 
+    def set_progress(self, task_id: str, fraction: float) -> None:
+        self._redis.hset(self.keys.task(task_id), "progress", str(max(0.0, min(1.0, fraction))))
+
     def get_payload(self, task_id: str) -> dict[str, Any] | None:
-        text = self._redis.hget(task_key(task_id), "payload")
+        text = self._redis.hget(self.keys.task(task_id), "payload")
         return json.loads(text) if text else None
 
     def transition(
@@ -339,28 +346,33 @@ class StatusStore:
             str(self._ttl_seconds),
             ",".join(allowed_from),
             str(attempts_delta),
+            self.keys.template(RedisKeys.INDEX),
+            self.keys.template(RedisKeys.OWNER_INDEX),
+            WILDCARD,
         ]
         for name, value in fields.items():
             args.extend((name, _encode(value)))
-        applied, previous, *due_at = self._transition(
-            keys=[task_key(task_id), history_key(task_id)], args=args
+        applied, previous, *found = self._transition(
+            keys=[self.keys.task(task_id), self.keys.history(task_id)], args=args
         )
+        due_at, owner = found or ("", "")
         if applied and self._on_final is not None and targets[-1] in FINAL_STATUSES:
             self._on_final(self, task_id, targets[-1])
         return TransitionOutcome(
             bool(applied),
             TaskStatus(previous) if previous else None,
-            due_at[0] if due_at else None,
+            due_at or None,
+            owner or None,
         )
 
     def callback_state(self, task_id: str) -> CallbackState | None:
-        text = self._redis.hget(task_key(task_id), "callback")
+        text = self._redis.hget(self.keys.task(task_id), "callback")
         return CallbackState.model_validate_json(text) if text else None
 
     def set_callback_state(self, task_id: str, state: CallbackState) -> bool:
         """False when the record is gone (expired): nothing is written then."""
         value = _encode(state.model_dump(mode="json"))
-        return bool(self._set_if_exists(keys=[task_key(task_id)], args=["callback", value]))
+        return bool(self._set_if_exists(keys=[self.keys.task(task_id)], args=["callback", value]))
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
         """RECEIVED then PROCESSING (or PROCESSING alone after a backoff); refused once final."""
@@ -441,15 +453,25 @@ class StatusStore:
         priority: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        owner: str | None = None,
     ) -> tuple[list[TaskRecord], str | None]:
-        """Newest first, from where `cursor` left off and with its filters.
+        """Newest first, from where `cursor` left off and with its filters; only `owner`'s
+        tasks, or every owner's when None.
 
-        Raises CursorError for a cursor not handed out here or one sent with other filters.
+        Raises CursorError for a cursor not handed out here, one sent with other filters,
+        or one from another owner's list.
         """
         after = decode_cursor(cursor) if cursor else None
-        filters = page_filters(TaskFilters(status, task_type, priority), after)
-        key = index_key(
-            filters.status or WILDCARD, filters.type or WILDCARD, filters.priority or WILDCARD
+        filters = page_filters(TaskFilters(status, task_type, priority), after, owner)
+        combination = (
+            filters.status or WILDCARD,
+            filters.type or WILDCARD,
+            filters.priority or WILDCARD,
+        )
+        key = (
+            self.keys.index(*combination)
+            if owner is None
+            else self.keys.owner_index(owner, *combination)
         )
         limit = max(1, min(limit, LIST_LIMIT_MAX))
         max_score: int | str = "+inf" if after is None else after.score
@@ -488,7 +510,7 @@ class StatusStore:
         next_cursor = None
         if len(records) > limit:
             last = page[-1]
-            next_cursor = encode_cursor(TaskCursor(scores[last.id], last.id, filters))
+            next_cursor = encode_cursor(TaskCursor(scores[last.id], last.id, filters, owner))
         return page, next_cursor
 
     def _get_many(self, task_ids: list[str]) -> list[tuple[str, TaskRecord | None]]:
@@ -496,16 +518,22 @@ class StatusStore:
             return []
         pipe = self._redis.pipeline(transaction=False)
         for task_id in task_ids:
-            pipe.hgetall(task_key(task_id))
-            pipe.lrange(history_key(task_id), 0, -1)
+            pipe.hgetall(self.keys.task(task_id))
+            pipe.lrange(self.keys.history(task_id), 0, -1)
         raw = pipe.execute()
         return [
             (task_id, _decode_record(raw[2 * i], raw[2 * i + 1]) if raw[2 * i] else None)
             for i, task_id in enumerate(task_ids)
         ]
 
-    @staticmethod
-    def _index_keys(status: str, task_type: str, priority: str) -> list[str]:
-        return [
-            index_key(status, t, p) for t in (task_type, WILDCARD) for p in (priority, WILDCARD)
-        ] + [index_key(WILDCARD, t, p) for t in (task_type, WILDCARD) for p in (priority, WILDCARD)]
+    def _index_keys(self, record: TaskRecord) -> list[str]:
+        """Every index a new record joins: each filter combination, globally and its owner's."""
+        combinations = [
+            (s, t, p)
+            for s in (record.status, WILDCARD)
+            for t in (record.type, WILDCARD)
+            for p in (record.priority, WILDCARD)
+        ]
+        return [self.keys.index(*c) for c in combinations] + [
+            self.keys.owner_index(record.owner, *c) for c in combinations
+        ]

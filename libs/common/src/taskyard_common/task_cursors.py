@@ -2,7 +2,9 @@
 
 A cursor carries its query's filters, so the next page keeps them; a request that
 sends a cursor with different filters is refused rather than silently mixing lists.
-The cursor is opaque to clients but not secret: what it encodes, a client could ask for.
+It also carries whose list it pages (an owner, or none for an admin's view of all):
+a cursor is refused from any other caller's list. The cursor is opaque to clients but
+not secret: what it encodes, a client could ask for.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ class TaskCursor:
     score: int
     task_id: str
     filters: TaskFilters
+    owner: str | None = None  # whose list it pages; None: every owner's
 
 
 def encode_cursor(cursor: TaskCursor) -> str:
-    document = {"s": cursor.score, "id": cursor.task_id, "q": asdict(cursor.filters)}
+    document = {
+        "s": cursor.score,
+        "id": cursor.task_id,
+        "q": asdict(cursor.filters),
+        "o": cursor.owner,
+    }
     text = json.dumps(document, separators=(",", ":"), sort_keys=True)
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
@@ -54,10 +62,11 @@ def decode_cursor(text: str) -> TaskCursor:
     try:
         document = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         filters = TaskFilters(**document["q"])
-        cursor = TaskCursor(int(document["s"]), str(document["id"]), filters)
-    except (ValueError, TypeError, KeyError, binascii.Error) as error:
+        owner = document.get("o")
+        cursor = TaskCursor(int(document["s"]), str(document["id"]), filters, owner)
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error) as error:
         raise CursorError("not a cursor from this API") from error
-    if not cursor.task_id or not _known(filters):
+    if not cursor.task_id or not _known(filters) or not isinstance(owner, str | None):
         raise CursorError("not a cursor from this API")
     return cursor
 
@@ -70,10 +79,13 @@ def _known(filters: TaskFilters) -> bool:
     )
 
 
-def page_filters(asked: TaskFilters, cursor: TaskCursor | None) -> TaskFilters:
-    """The filters a page is listed with: the cursor's, which the request may only repeat."""
+def page_filters(asked: TaskFilters, cursor: TaskCursor | None, owner: str | None) -> TaskFilters:
+    """The filters a page of `owner`'s list (None: every owner's) is listed with: the
+    cursor's, which the request may only repeat. A cursor from another list is refused."""
     if cursor is None:
         return asked
+    if cursor.owner != owner:
+        raise CursorError("this cursor continues another caller's list; start again without it")
     changed = asked.differences(cursor.filters)
     if changed:
         raise CursorError(

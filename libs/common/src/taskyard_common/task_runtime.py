@@ -37,7 +37,7 @@ from taskyard_common.retry import (
     is_time_limit,
     time_limit_message,
 )
-from taskyard_common.settings import Settings
+from taskyard_common.settings import ANONYMOUS, Settings
 from taskyard_common.status_store import StatusStore, TransitionOutcome
 from taskyard_common.storage import FileStore
 from taskyard_common.topology import (
@@ -65,19 +65,21 @@ class TaskFailedError(Exception):
 
 
 class TaskContext:
-    """What a handler may use: its id, settings, file storage and a progress reporter."""
+    """What a handler may use: its id, settings, file storage and a progress reporter.
 
-    def __init__(self, runtime: WorkerRuntime, task_id: str, log: Any) -> None:
+    The storage is the task owner's: it reads only that owner's files, and every file
+    the task writes is that owner's.
+    """
+
+    def __init__(self, runtime: WorkerRuntime, task_id: str, log: Any, owner: str) -> None:
         self.task_id = task_id
         self.settings = runtime.settings
-        self.files = runtime.files
+        self.files = runtime.files.owned_by(owner)
         self.log = log
         self._store = runtime.store
 
     def report_progress(self, fraction: float) -> None:
-        self._store.redis.hset(
-            f"taskyard:task:{self.task_id}", "progress", str(max(0.0, min(1.0, fraction)))
-        )
+        self._store.set_progress(self.task_id, fraction)
 
 
 Handler = Callable[[Any, TaskContext], dict[str, Any]]
@@ -175,7 +177,8 @@ def register_task(
         started = time.monotonic()
         try:
             parsed = payload_model.validate_python(payload)
-            result = handler(parsed, TaskContext(runtime, task_id, log))
+            context = TaskContext(runtime, task_id, log, outcome.owner or ANONYMOUS)
+            result = handler(parsed, context)
         except Retry:
             raise
         except ValidationError as error:

@@ -14,6 +14,7 @@ from taskyard_api.blueprints.files import files_bp
 from taskyard_api.blueprints.health import health_bp
 from taskyard_api.blueprints.monitoring import monitoring_bp
 from taskyard_api.blueprints.tasks import tasks_bp
+from taskyard_api.console import console_bp
 from taskyard_api.errors import openapi_validation_callback, register_error_handlers
 from taskyard_api.models import ErrorResponse
 from taskyard_api.openapi_examples import add_submit_examples
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     register_error_handlers(app)
     for blueprint in (health_bp, tasks_bp, files_bp, monitoring_bp):
         app.register_api(blueprint)
+    app.register_blueprint(console_bp)
 
     @app.get(OPENAPI_PATH, doc_ui=False)
     def openapi_document() -> Response:

@@ -159,6 +159,29 @@ def _discard_unread_body() -> None:
         pass
 
 
+# What a backend raises when it cannot be reached: a 503, on API routes and console pages.
+BACKEND_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.RedisError,
+    StorageUnavailable,
+    StorageMisconfigured,
+    OperationalError,
+)
+
+
+def backend_unavailable(error: Exception) -> BackendUnavailable:
+    """The 503 for one of BACKEND_ERRORS, logged once with the backend it names."""
+    if isinstance(error, redis.exceptions.RedisError):
+        backend = "redis"
+    elif isinstance(error, OperationalError):
+        backend = "rabbitmq"
+    else:
+        backend = "storage"
+    log.warning(
+        "backend_unavailable", backend=backend, error_type=type(error).__name__, error=str(error)
+    )
+    return BackendUnavailable(backend, error)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
@@ -176,25 +199,11 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(redis.exceptions.RedisError)
-    def _redis_down(error: redis.exceptions.RedisError) -> Response:
-        log.warning("backend_unavailable", backend="redis", error=str(error))
-        return error_response(BackendUnavailable("redis", error))
-
     @app.errorhandler(StorageUnavailable)
     @app.errorhandler(StorageMisconfigured)
-    def _storage_down(error: StorageUnavailable | StorageMisconfigured) -> Response:
-        log.warning(
-            "backend_unavailable",
-            backend="storage",
-            error_type=type(error).__name__,
-            error=str(error),
-        )
-        return error_response(BackendUnavailable("storage", error))
-
     @app.errorhandler(OperationalError)
-    def _broker_down(error: OperationalError) -> Response:
-        log.warning("backend_unavailable", backend="rabbitmq", error=str(error))
-        return error_response(BackendUnavailable("rabbitmq", error))
+    def _backend_down(error: Exception) -> Response:
+        return error_response(backend_unavailable(error))
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -76,6 +76,10 @@ class FileInfo(BaseModel):
     expires_at: str = Field(
         description="when taskyard-admin purge-expired may delete it (empty: never)"
     )
+    owner: str = Field(
+        description="the API key name that uploaded it or whose task wrote it "
+        "(anonymous: no keys configured)"
+    )
 
 
 class FileList(BaseModel):

@@ -14,9 +14,11 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
+from flask import current_app
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from taskyard_api.errors import BackendUnavailable
 from taskyard_api.services import Services
 from taskyard_common import topology
 from taskyard_common.celery_app import STATUS_COMMAND
@@ -138,6 +140,34 @@ def fetch_workers(found: Services) -> list[dict[str, Any]]:
             STATUS_COMMAND, reply=True, timeout=BROADCAST_TIMEOUT_SECONDS, connection=connection
         )
     return workers_from_replies(replies or [], now_iso())
+
+
+def _cache(name: str, ttl_seconds: float) -> TtlCache[list[dict[str, Any]]]:
+    caches = current_app.extensions.setdefault("taskyard_caches", {})
+    if name not in caches:
+        caches[name] = TtlCache(ttl_seconds)
+    cache: TtlCache[list[dict[str, Any]]] = caches[name]
+    return cache
+
+
+def cached_queues(found: Services) -> list[dict[str, Any]]:
+    return _cache("queues", found.settings.cache_ttl_seconds).get(lambda: fetch_queues(found))
+
+
+def queue_depths(found: Services) -> list[dict[str, Any]]:
+    """What /api/queues and the console show; 503 while the management API is unreachable."""
+    try:
+        return cached_queues(found)
+    except Exception as error:
+        raise BackendUnavailable("rabbitmq-management", error) from error
+
+
+def live_workers(found: Services) -> list[dict[str, Any]]:
+    """What /api/workers and the console show; 503 while RabbitMQ is unreachable."""
+    try:
+        return _cache("workers", found.settings.cache_ttl_seconds).get(lambda: fetch_workers(found))
+    except Exception as error:
+        raise BackendUnavailable("rabbitmq", error) from error
 
 
 class QueueCollector(Collector):

@@ -13,8 +13,15 @@ READINESS_PATH: Final = "/readyz"
 METRICS_PATH: Final = "/metrics"
 OPENAPI_PATH: Final = "/api/openapi.json"
 DOCS_PREFIX: Final = "/api/docs"
+# The web console signs in with its own session cookie (taskyard_api.console), not a header.
+CONSOLE_PREFIX: Final = "/ui"
 
 
 def is_docs_path(path: str) -> bool:
     """The Swagger page and its assets."""
     return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
+
+
+def is_console_path(path: str) -> bool:
+    """The web console's pages, actions and assets."""
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")

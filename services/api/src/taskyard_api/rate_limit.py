@@ -2,7 +2,7 @@
 
 One budget per caller across every route: TASKYARD_RATE_LIMIT, e.g. "600/minute" or
 "20/second;600/minute" (limits' notation, several joined with ";"); "off" turns
-limiting off. A caller is the API key it presented (by a hash, never the key), or
+limiting off. A caller is the name of the API key it presented (never the key), or
 its address when keys are off or the key is wrong, so guessing keys is limited too.
 Probes and metrics are never limited.
 
@@ -29,25 +29,25 @@ import redis
 from flask import Flask, Response, request
 from limits import RateLimitItem, parse_many
 
-from taskyard_api.auth import authenticated_key, fingerprint
+from taskyard_api.auth import OPEN_CALLER, authenticated_caller
 from taskyard_api.errors import ApiError, error_response
 from taskyard_api.paths import LIVENESS_PATH, METRICS_PATH, READINESS_PATH
 from taskyard_common.logs import get_logger
+from taskyard_common.redis_keys import REDIS_KEYS
 from taskyard_common.settings import Settings
 
 EXEMPT_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH, METRICS_PATH})
 DISABLED_VALUES = frozenset({"", "off", "none", "disabled"})
 LOCAL_ONLY_STORAGE = "memory://"
-KEY_PREFIX = "taskyard:ratelimit"
 STORAGE_TIMEOUT_SECONDS = 2
 SYNC_INTERVAL_SECONDS = 0.1
 log = get_logger("taskyard.api")
 
 
 def rate_limit_key() -> str:
-    key = authenticated_key()
-    if key is not None:
-        return f"key:{fingerprint(key)}"
+    caller = authenticated_caller()
+    if caller is not None and caller != OPEN_CALLER:
+        return f"key:{caller.name}"
     return f"addr:{request.remote_addr or 'unknown'}"
 
 
@@ -96,7 +96,7 @@ class WindowCounter:
     def _window(self, caller: str, item: RateLimitItem, now: float) -> _Window:
         seconds = item.get_expiry()
         start = int(now // seconds) * seconds
-        key = f"{KEY_PREFIX}:{caller}:{item.amount}/{seconds}:{start}"
+        key = REDIS_KEYS.rate_limit(caller, f"{item.amount}/{seconds}", start)
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = _Window(key, start + seconds)

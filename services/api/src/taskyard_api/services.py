@@ -24,10 +24,12 @@ class Services:
     files: FileStore
     celery: Celery
     publisher: Publisher
-    api_keys: frozenset[str]
+    api_keys: dict[str, str]  # key name -> key
+    admin_key_names: frozenset[str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        api_keys = settings.named_api_keys()
         celery = create_celery_app("taskyard-api", settings)
         return cls(
             settings=settings,
@@ -40,7 +42,8 @@ class Services:
             files=FileStore.from_settings(settings),
             celery=celery,
             publisher=Publisher(celery, settings),
-            api_keys=settings.api_key_set(),
+            api_keys=api_keys,
+            admin_key_names=settings.admin_key_names(api_keys),
         )
 
 

@@ -16,17 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from taskyard_api import http_metrics
-from taskyard_api.auth import caller_identity
-from taskyard_api.errors import BackendUnavailable
+from taskyard_api.auth import Caller
+from taskyard_api.errors import ApiError, BackendUnavailable
 from taskyard_api.publisher import PublishFailed
 from taskyard_api.services import Services
 from taskyard_common import topology
 from taskyard_common.clock import iso, utc_now
+from taskyard_common.contracts.common import Loc, named_files
 from taskyard_common.contracts.submit import Submission
 from taskyard_common.logs import get_logger
 from taskyard_common.records import CallbackState, HistoryEntry, TaskRecord, TaskStatus
 from taskyard_common.schedule import is_scheduled, requested_run_at
 from taskyard_common.status_store import NewTask
+from taskyard_common.storage import FileNotFound
 
 # A key's holder can vanish between the claim and the read (it expired, or its own submit
 # was just compensated); the claim is then tried again, this many times at most.
@@ -54,12 +56,30 @@ class NotConfirmed(BackendUnavailable):
         self.unconfirmed = unconfirmed
 
 
-def idempotency_scope(key: str) -> str:
-    """Keys are per caller: the same key from two API keys names two tasks."""
-    return hashlib.sha256(f"{caller_identity()}\0{key}".encode()).hexdigest()
+def idempotency_scope(owner: str, key: str) -> str:
+    """Keys are per owner: the same key from two API keys names two tasks."""
+    return hashlib.sha256(f"{owner}\0{key}".encode()).hexdigest()
 
 
-def _new_task(found: Services, request: Request) -> NewTask:
+def check_named_files(
+    found: Services, submissions: Sequence[tuple[Loc, Submission]], caller: Caller
+) -> None:
+    """422 unless every file the tasks name is the caller's: a task may only use its
+    owner's files. Another owner's file is reported as missing, like a deleted one."""
+    details = []
+    for loc, item in submissions:
+        for field_loc, file_id in named_files(item.payload, (*loc, "payload")):
+            try:
+                found.files.stat(file_id, owner=caller.name)
+            except FileNotFound:
+                details.append({"loc": list(field_loc), "msg": f"no file {file_id}"})
+    if details:
+        first = details[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ApiError(422, f"{where}: {first['msg']}", details=details)
+
+
+def _new_task(found: Services, request: Request, caller: Caller) -> NewTask:
     submission = request.submission
     now = utc_now()
     created_at = iso(now)
@@ -70,6 +90,7 @@ def _new_task(found: Services, request: Request) -> NewTask:
         type=submission.type,
         priority=submission.priority,
         queue=topology.queue_name(submission.type, submission.priority),
+        owner=caller.name,
         status=status,
         max_retries=(
             found.settings.retry_max_retries
@@ -91,7 +112,9 @@ def _new_task(found: Services, request: Request) -> NewTask:
     return NewTask(
         record,
         submission.model_dump(mode="json", include={"payload"})["payload"],
-        idempotency_scope(request.idempotency_key) if request.idempotency_key else None,
+        idempotency_scope(caller.name, request.idempotency_key)
+        if request.idempotency_key
+        else None,
     )
 
 
@@ -117,10 +140,11 @@ def _create(found: Services, new_tasks: list[NewTask]) -> tuple[list[Accepted | 
     raise BackendUnavailable("redis", "idempotency keys kept changing hands; try again")
 
 
-def accept(found: Services, requests: Sequence[Request]) -> list[Accepted]:
-    """Every request's task, in order, each queued and confirmed by RabbitMQ (or created
-    earlier under the same key). Raises NotConfirmed after discarding what was not."""
-    new_tasks = [_new_task(found, request) for request in requests]
+def accept(found: Services, requests: Sequence[Request], caller: Caller) -> list[Accepted]:
+    """Every request's task, owned by `caller`, in order, each queued and confirmed by
+    RabbitMQ (or created earlier under the same key). Raises NotConfirmed after discarding
+    what was not."""
+    new_tasks = [_new_task(found, request, caller) for request in requests]
     answers, created = _create(found, new_tasks)
     to_publish = [new_tasks[i] for i in created]
     try:

@@ -39,7 +39,7 @@ class FolderBackend:
         # Written beside its final name and renamed: readers never see half a file.
         partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
         try:
-            path.parent.mkdir(exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             handle = partial.open("wb")
         except OSError as error:
             raise StorageUnavailable(str(error)) from error

@@ -1,11 +1,13 @@
 """Where a file lives inside any backend, and what its metadata record holds: spelled once.
 
 A client never names a path: ids are generated here and checked against a strict
-pattern before they reach a backend. A file is three objects under the store's
-root, `<id[:2]>/<id>` (the bytes), `<id[:2]>/<id>.json` (its StoredFile) and an
-empty entry in the index, `index/<newest-first rank>-<id>`: the rank counts down
-as time goes on, so the index's plain key order (a folder listing, S3's
+pattern before they reach a backend. A file is four objects under the store's
+root, `<id[:2]>/<id>` (the bytes), `<id[:2]>/<id>.json` (its StoredFile), an
+empty entry in the index of every file, `index/<newest-first rank>-<id>`, and the
+same entry in its owner's index, `owners/<owner>/<rank>-<id>`: the rank counts down
+as time goes on, so an index's plain key order (a folder listing, S3's
 ListObjectsV2) is newest first and a page resumes after the last entry it showed.
+Owners are API key names (taskyard_common.settings.KEY_NAME_PATTERN: path-safe).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from taskyard_common.file_ids import FILE_ID_CHARS, is_file_id
+from taskyard_common.settings import ANONYMOUS, KEY_NAME_PATTERN
 from taskyard_common.storage.errors import FileNotFound
 
 MAX_NAME_CHARS = 255
 INDEX_PREFIX = "index/"
+OWNERS_PREFIX = "owners/"
 # Microseconds since the epoch count down from here (beyond the year 5000), 17 digits wide.
 _RANK_CEILING = 10**17
 INDEX_ENTRY_PATTERN = re.compile(rf"^(\d{{17}})-({FILE_ID_CHARS})$")
@@ -35,6 +39,8 @@ class StoredFile:
     created_at: str
     # Empty on files stored before expiry existed: those never expire on their own.
     expires_at: str = ""
+    # The API key name that uploaded it, or whose task wrote it.
+    owner: str = ANONYMOUS
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self)).encode()
@@ -84,6 +90,16 @@ def index_entry(stored: StoredFile) -> str:
 
 def index_key(entry: str) -> str:
     return f"{INDEX_PREFIX}{entry}"
+
+
+def owner_index_prefix(owner: str) -> str:
+    if not KEY_NAME_PATTERN.fullmatch(owner) and owner != ANONYMOUS:
+        raise ValueError(f"not an owner name: {owner!r}")
+    return f"{OWNERS_PREFIX}{owner}/"
+
+
+def owner_index_key(owner: str, entry: str) -> str:
+    return f"{owner_index_prefix(owner)}{entry}"
 
 
 def entry_file_id(entry: str) -> str | None:

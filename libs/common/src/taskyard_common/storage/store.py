@@ -1,7 +1,14 @@
-"""FileStore: files addressed by opaque ids, streamed into and out of one backend."""
+"""FileStore: files addressed by opaque ids, streamed into and out of one backend.
+
+Every file has an owner (an API key name). Methods that read or delete take `owner`:
+a file of another owner is FileNotFound, exactly as a missing one; None means any
+owner (an admin's view). A store bound to an owner (`owned_by`, a task's view) uses
+that owner whenever none is given, for new files too.
+"""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from taskyard_common.clock import iso, utc_now
 from taskyard_common.file_ids import new_file_id
-from taskyard_common.settings import Settings
+from taskyard_common.settings import ANONYMOUS, Settings
 from taskyard_common.storage.backend import Backend
 from taskyard_common.storage.errors import (
     STORAGE_ERRORS,
@@ -33,6 +40,8 @@ from taskyard_common.storage.layout import (
     index_key,
     is_expired,
     meta_key,
+    owner_index_key,
+    owner_index_prefix,
 )
 from taskyard_common.storage.options import S3Options
 
@@ -73,6 +82,7 @@ class FileStore:
     ) -> None:
         self._backend = open_backend(url, s3 or S3Options())
         self._ttl_seconds = ttl_seconds
+        self._owner: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStore:
@@ -86,6 +96,15 @@ class FileStore:
             ttl_seconds=settings.file_ttl_seconds,
         )
 
+    def owned_by(self, owner: str) -> FileStore:
+        """This store as `owner` sees it: only its files, and new files are its."""
+        bound = copy.copy(self)
+        bound._owner = owner
+        return bound
+
+    def _scope(self, owner: str | None) -> str | None:
+        return self._owner if owner is None else owner
+
     def check(self) -> None:
         """Raise StorageUnavailable or StorageMisconfigured unless the storage can be used."""
         self._backend.check()
@@ -97,9 +116,10 @@ class FileStore:
         name: str | None,
         content_type: str | None,
         max_bytes: int | None = None,
+        owner: str | None = None,
     ) -> StoredFile:
         size = 0
-        with self.writer(name=name, content_type=content_type) as (target, outcome):
+        with self.writer(name=name, content_type=content_type, owner=owner) as (target, outcome):
             while chunk := source.read(CHUNK_BYTES):
                 size += len(chunk)
                 if max_bytes is not None and size > max_bytes:
@@ -110,13 +130,17 @@ class FileStore:
 
     @contextmanager
     def writer(
-        self, *, name: str | None, content_type: str | None
+        self, *, name: str | None, content_type: str | None, owner: str | None = None
     ) -> Iterator[tuple[IO[bytes], dict[str, Any]]]:
         """Stream an output into storage; the dict receives the StoredFile as 'stored'.
 
-        A block that raises leaves nothing behind.
+        The file is `owner`'s (default: the bound owner's, else anonymous). A block that
+        raises leaves nothing behind.
         """
         file_id = new_file_id()
+        file_owner = self._scope(owner) or ANONYMOUS
+        # Checked before any byte is written: an owner that cannot name an index is a bug.
+        owner_index_prefix(file_owner)
         outcome: dict[str, Any] = {}
         try:
             with self._backend.open_write(blob_key(file_id)) as raw:
@@ -131,10 +155,14 @@ class FileStore:
                 content_type=content_type or DEFAULT_CONTENT_TYPE,
                 created_at=iso(created),
                 expires_at=iso(expiry(created, self._ttl_seconds)),
+                owner=file_owner,
             )
             self._backend.write_bytes(meta_key(file_id), stored.to_json())
-            # Indexed last, so every index entry but a half-deleted file's has a record.
-            self._backend.write_bytes(index_key(index_entry(stored)), b"")
+            # Indexed last, so every index entry but a half-deleted file's has a record; the
+            # index of every file first, so purge-expired finds each file with a record.
+            entry = index_entry(stored)
+            self._backend.write_bytes(index_key(entry), b"")
+            self._backend.write_bytes(owner_index_key(file_owner, entry), b"")
         except STORAGE_ERRORS:
             raise
         except OSError as error:
@@ -143,58 +171,76 @@ class FileStore:
             raise StorageUnavailable(str(error)) from error
         outcome["stored"] = stored
 
-    def save_bytes(self, data: bytes, *, name: str, content_type: str) -> StoredFile:
-        with self.writer(name=name, content_type=content_type) as (target, outcome):
+    def save_bytes(
+        self, data: bytes, *, name: str, content_type: str, owner: str | None = None
+    ) -> StoredFile:
+        with self.writer(name=name, content_type=content_type, owner=owner) as (target, outcome):
             target.write(data)
         stored: StoredFile = outcome["stored"]
         return stored
 
-    def stat(self, file_id: str) -> StoredFile:
+    def stat(self, file_id: str, owner: str | None = None) -> StoredFile:
+        """The file's record; FileNotFound if there is none or it is not `owner`'s."""
+        stored = self._record(file_id)
+        scope = self._scope(owner)
+        if scope is not None and stored.owner != scope:
+            raise FileNotFound(file_id)
+        return stored
+
+    def _record(self, file_id: str) -> StoredFile:
         try:
             return StoredFile.from_json(self._backend.read_bytes(meta_key(file_id)))
         except FileNotFound as error:
             raise FileNotFound(file_id) from error
 
-    def list_page(self, *, limit: int, cursor: str | None = None) -> FilePage:
-        """The newest files first, `limit` at most; `cursor` is a page's next_cursor."""
+    def list_page(
+        self, *, limit: int, cursor: str | None = None, owner: str | None = None
+    ) -> FilePage:
+        """The newest files first, `limit` at most, from `owner`'s index (None: every
+        file's); `cursor` is a page's next_cursor, a position that lists only this index."""
         after = cursor or ""
         if cursor is not None and entry_file_id(cursor) is None:
             raise CursorInvalid("not a cursor from this API")
+        scope = self._scope(owner)
+        prefix = INDEX_PREFIX if scope is None else owner_index_prefix(scope)
         items: list[StoredFile] = []
         while len(items) < limit:
-            entries = self._backend.list_names(INDEX_PREFIX, after=after, limit=limit - len(items))
+            entries = self._backend.list_names(prefix, after=after, limit=limit - len(items))
             for entry in entries:
                 after = entry
-                stored = self._indexed(entry)
+                stored = self._indexed(entry, scope)
                 if stored is not None:
                     items.append(stored)
             if not entries:
                 return FilePage(items, None)
         return FilePage(items, after)
 
-    def _indexed(self, entry: str) -> StoredFile | None:
+    def _indexed(self, entry: str, owner: str | None) -> StoredFile | None:
         """The record an index entry names; None for a stray name or a half-deleted file."""
         file_id = entry_file_id(entry)
         if file_id is None:
             return None
         try:
-            return self.stat(file_id)
+            return self.stat(file_id, owner)
         except FileNotFound:
             return None
 
-    def delete(self, file_id: str) -> StoredFile:
-        """Delete the file's bytes, record and index entry, in that order; FileNotFound if none."""
-        stored = self.stat(file_id)
+    def delete(self, file_id: str, owner: str | None = None) -> StoredFile:
+        """Delete the file's owner index entry, bytes, record and index entry, in that order
+        (what a crash leaves, purge-expired finds); FileNotFound if none is `owner`'s."""
+        return self._delete(self.stat(file_id, owner))
+
+    def _delete(self, stored: StoredFile) -> StoredFile:
+        entry = index_entry(stored)
+        self._backend.delete(owner_index_key(stored.owner, entry))
         self._backend.delete(blob_key(stored.id))
         self._backend.delete(meta_key(stored.id))
-        self._backend.delete(index_key(index_entry(stored)))
+        self._backend.delete(index_key(entry))
         return stored
 
     def purge_expired(self, now: datetime | None = None) -> Iterator[StoredFile]:
-        """Delete every indexed file expired at `now`, yielding each as it goes.
-
-        Index entries left by a half-done delete go too.
-        """
+        """Delete every indexed file expired at `now`, whoever owns it, yielding each as it
+        goes. Index entries left by a half-done delete go too."""
         moment = now or utc_now()
         after = ""
         while entries := self._backend.list_names(INDEX_PREFIX, after=after, limit=PURGE_PAGE):
@@ -203,14 +249,18 @@ class FileStore:
                 file_id = entry_file_id(entry)
                 if file_id is None:
                     continue
-                stored = self._indexed(entry)
-                if stored is None:
+                try:
+                    stored = self._record(file_id)
+                except FileNotFound:
                     self._backend.delete(blob_key(file_id))
                     self._backend.delete(index_key(entry))
-                elif is_expired(stored.expires_at, moment):
-                    yield self.delete(stored.id)
+                    continue
+                if is_expired(stored.expires_at, moment):
+                    yield self._delete(stored)
 
     def _open_blob(self, file_id: str) -> IO[bytes]:
+        if self._owner is not None:
+            self.stat(file_id)
         try:
             return self._backend.open_read(blob_key(file_id))
         except FileNotFound as error:

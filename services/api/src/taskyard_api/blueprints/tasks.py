@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import Response, jsonify, request, url_for
 from flask_openapi3.types import ResponseDict
 
-from taskyard_api import submission
+from taskyard_api import submission, task_actions
+from taskyard_api.auth import current_caller
 from taskyard_api.blueprints import api_blueprint
-from taskyard_api.errors import ApiError, BackendUnavailable, invalid_cursor
-from taskyard_api.models import (
-    UUID_REGEX,
-    BatchAccepted,
-    ErrorResponse,
-    SubmitHeaders,
-    TaskPath,
-)
-from taskyard_api.publisher import PublishFailed
+from taskyard_api.errors import ApiError
+from taskyard_api.models import BatchAccepted, ErrorResponse, SubmitHeaders, TaskPath
 from taskyard_api.request_guards import require_json_body
-from taskyard_api.services import Services, services
+from taskyard_api.services import services
 from taskyard_common.contracts import BatchSubmitRequest, SubmitRequest, TaskListQuery
-from taskyard_common.logs import get_logger
 from taskyard_common.records import TaskList, TaskRecord
-from taskyard_common.status_store import NewTask, TransitionOutcome
-from taskyard_common.task_cursors import CursorError
 
 tasks_bp = api_blueprint("tasks", __name__, url_prefix="/api/tasks")
-log = get_logger("taskyard.api")
-_UUID = re.compile(UUID_REGEX)
 _SUBMIT_PATHS = frozenset({f"{tasks_bp.url_prefix}", f"{tasks_bp.url_prefix}/batch"})
 # Cancel and retry: the changed record, or why the change was refused.
 _TRANSITION_RESPONSES: ResponseDict = {202: TaskRecord, 404: ErrorResponse, 409: ErrorResponse}
@@ -39,23 +26,6 @@ def _record_response(record: TaskRecord, status: int) -> Response:
     response.status_code = status
     response.headers["Location"] = url_for("tasks.get_task", task_id=record.id)
     return response
-
-
-def _load(found: Services, task_id: str) -> TaskRecord:
-    record = found.store.get(task_id) if _UUID.fullmatch(task_id) else None
-    if record is None:
-        raise ApiError(404, f"no task {task_id}")
-    return record
-
-
-def _check_applied(outcome: TransitionOutcome, task_id: str, conflict: str) -> None:
-    """404 if the task went meanwhile; 409 with `conflict` (naming its {status}) if its status
-    does not allow the change."""
-    if outcome.applied:
-        return
-    if outcome.missing:
-        raise ApiError(404, f"no task {task_id}")
-    raise ApiError(409, conflict.format(status=outcome.previous_status))
 
 
 @tasks_bp.post(
@@ -70,9 +40,12 @@ def _check_applied(outcome: TransitionOutcome, task_id: str, conflict: str) -> N
     summary="Submit a task",
 )
 def submit_task(body: SubmitRequest, header: SubmitHeaders) -> Response:
-    """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message."""
+    """Queue a task on `<type>.<priority>`; 202 once RabbitMQ confirmed the message.
+    Every file the payload names must be the caller's own: any other is a 422 `no file`."""
+    found, caller = services(), current_caller()
+    submission.check_named_files(found, [((), body.root)], caller)
     accepted = submission.accept(
-        services(), [submission.Request(body.root, header.idempotency_key)]
+        found, [submission.Request(body.root, header.idempotency_key)], caller
     )[0]
     return _record_response(accepted.record, 202 if accepted.created else 200)
 
@@ -91,12 +64,16 @@ def submit_batch(body: BatchSubmitRequest) -> Response:
     """Validate every item first (one bad item: 422, nothing queued), then queue them all;
     202 with the records in request order once RabbitMQ confirmed every message. A 503
     leaves the confirmed items accepted: repeat the batch with the same per-item
-    `idempotency_key`s to get them back and queue the rest."""
-    found = services()
+    `idempotency_key`s to get them back and queue the rest. Every item is the caller's;
+    a file an item names that is not the caller's is a 422 `no file` at its `loc`."""
+    found, caller = services(), current_caller()
     _check_batch(body, found.settings.max_batch_tasks)
+    submission.check_named_files(
+        found, [(("tasks", i), item) for i, item in enumerate(body.tasks)], caller
+    )
     requests = [submission.Request(item, item.idempotency_key) for item in body.tasks]
     try:
-        accepted = submission.accept(found, requests)
+        accepted = submission.accept(found, requests, caller)
     except submission.NotConfirmed as error:
         error.details.extend(
             {"loc": ["tasks", i], "msg": "not queued: RabbitMQ did not confirm it"}
@@ -136,62 +113,25 @@ def _check_batch(body: BatchSubmitRequest, max_tasks: int) -> None:
 @tasks_bp.get("", responses={200: TaskList})
 def list_tasks(query: TaskListQuery) -> Response:
     """List recent tasks, newest first"""
-    try:
-        items, next_cursor = services().store.list_records(
-            status=query.status,
-            task_type=query.type,
-            priority=query.priority,
-            limit=query.limit,
-            cursor=query.cursor,
-        )
-    except CursorError as error:
-        raise invalid_cursor(error) from error
-    return jsonify(TaskList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
+    return jsonify(task_actions.list_page(services(), query).model_dump(mode="json"))
 
 
 @tasks_bp.get("/<task_id>", responses={200: TaskRecord, 404: ErrorResponse})
 def get_task(path: TaskPath) -> Response:
     """One task"""
-    return jsonify(_load(services(), path.task_id).model_dump(mode="json"))
+    return jsonify(task_actions.load(services(), path.task_id).model_dump(mode="json"))
 
 
 @tasks_bp.delete("/<task_id>", responses=_TRANSITION_RESPONSES)
 def cancel_task(path: TaskPath) -> Response:
     """Cancel a task that has not finished"""
-    found = services()
-    record = _load(found, path.task_id)
-    outcome = found.store.cancel(record.id)
-    _check_applied(outcome, record.id, "task is {status} and cannot be cancelled")
-    log.info(
-        "task_cancelled",
-        task_id=record.id,
-        type=record.type,
-        priority=record.priority,
-        attempt=record.attempts,
-    )
-    return _record_response(_load(found, record.id), 202)
+    return _record_response(task_actions.cancel(services(), path.task_id), 202)
 
 
 @tasks_bp.post("/<task_id>/retry", responses=_TRANSITION_RESPONSES)
 def retry_task(path: TaskPath) -> Response:
     """Run a FAILED or CANCELLED task again"""
-    found = services()
-    record = _load(found, path.task_id)
-    payload = found.store.get_payload(record.id)
-    outcome = found.store.requeue(record.id)
-    _check_applied(outcome, record.id, "task is {status}; only FAILED or CANCELLED tasks rerun")
-    requeued = _load(found, record.id)
-    try:
-        found.publisher.publish([NewTask(requeued, payload or {})])
-    except PublishFailed as error:
-        found.store.fail(
-            record.id, {"type": "BrokerUnavailable", "message": str(error), "retryable": True}
-        )
-        raise BackendUnavailable("rabbitmq", error.cause) from error
-    log.info(
-        "task_requeued", task_id=record.id, type=record.type, priority=record.priority, attempt=0
-    )
-    return _record_response(requeued, 202)
+    return _record_response(task_actions.retry(services(), path.task_id), 202)
 
 
 @tasks_bp.before_request
