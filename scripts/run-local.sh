@@ -12,35 +12,29 @@ uv sync --locked --quiet
 scripts/ensure-servers.sh
 
 # Development secrets, made once and kept in .env (never shipped: the chart generates its own).
-if [ ! -f .env ] || ! grep -q '^TASKYARD_FLOWER_BASIC_AUTH=' .env; then
-  password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-  cookie=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
-  {
-    echo "TASKYARD_FLOWER_BASIC_AUTH=admin:$password"
-    echo "TASKYARD_FLOWER_COOKIE_SECRET=$cookie"
-  } >> .env
-  echo "wrote development Flower credentials to .env"
-fi
-if ! grep -q '^TASKYARD_CALLBACK_SIGNING_SECRET=' .env; then
-  echo "TASKYARD_CALLBACK_SIGNING_SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" >> .env
-  echo "wrote a development callback signing secret to .env"
-fi
-if ! grep -q '^TASKYARD_UI_SESSION_SECRET=' .env; then
-  echo "TASKYARD_UI_SESSION_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '/+=')" >> .env
-  echo "wrote a development console session secret to .env"
-fi
-# Development API keys, made once: an admin key that sees every caller's tasks and files
-# and a "demo" key that sees its own. Keys set in the environment win, and then the
-# generated admin name does not apply (unless TASKYARD_ADMIN_API_KEYS is set too).
-if [ ! -f .env ] || ! grep -q '^TASKYARD_API_KEYS=' .env; then
-  admin_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-  demo_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
-  {
-    echo "TASKYARD_API_KEYS=admin:$admin_key,demo:$demo_key"
-    echo "TASKYARD_ADMIN_API_KEYS=admin"
-  } >> .env
-  echo "wrote development API keys (admin, demo) to .env"
-fi
+random_secret() { head -c "$1" /dev/urandom | base64 | tr -d '/+='; }
+# write_once NAME WHAT LINE...: append the lines to .env unless it already sets NAME.
+write_once() {
+  local name=$1 what=$2
+  shift 2
+  if [ ! -f .env ] || ! grep -q "^$name=" .env; then
+    printf '%s\n' "$@" >> .env
+    echo "wrote $what to .env"
+  fi
+}
+write_once TASKYARD_FLOWER_BASIC_AUTH "development Flower credentials" \
+  "TASKYARD_FLOWER_BASIC_AUTH=admin:$(random_secret 18)" \
+  "TASKYARD_FLOWER_COOKIE_SECRET=$(random_secret 32)"
+# An admin key that sees every caller's tasks and files and a "demo" key that sees its own.
+# Keys set in the environment win, and then the generated admin name does not apply
+# (unless TASKYARD_ADMIN_API_KEYS is set too).
+write_once TASKYARD_API_KEYS "development API keys (admin, demo)" \
+  "TASKYARD_API_KEYS=admin:$(random_secret 24),demo:$(random_secret 24)" \
+  "TASKYARD_ADMIN_API_KEYS=admin"
+write_once TASKYARD_CALLBACK_SIGNING_SECRET "a development callback signing secret" \
+  "TASKYARD_CALLBACK_SIGNING_SECRET=$(random_secret 32)"
+write_once TASKYARD_UI_SESSION_SECRET "a development console session secret" \
+  "TASKYARD_UI_SESSION_SECRET=$(random_secret 48)"
 if [ -n "${TASKYARD_API_KEYS:-}${TASKYARD_API_KEYS_FILE:-}" ] \
   && [ -z "${TASKYARD_ADMIN_API_KEYS+set}" ]; then
   export TASKYARD_ADMIN_API_KEYS=""

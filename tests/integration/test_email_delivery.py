@@ -308,14 +308,18 @@ def test_every_recipient_refused_is_a_permanent_failure(stack: Stack, client: Ap
     }
 
 
-def test_an_unknown_attachment_is_refused_at_submit(client: ApiClient) -> None:
-    uploaded = client.upload("kept.txt", b"kept", "text/plain")
-    payload = {
+def with_attachments(*file_ids: str) -> dict[str, Any]:
+    return {
         "to": ["ada@example.com"],
         "subject": "Files",
         "text": "x",
-        "attachments": [{"file_id": uploaded["id"]}, {"file_id": "f" * 32}],
+        "attachments": [{"file_id": file_id} for file_id in file_ids],
     }
+
+
+def test_an_unknown_attachment_is_refused_at_submit(client: ApiClient) -> None:
+    uploaded = client.upload("kept.txt", b"kept", "text/plain")
+    payload = with_attachments(uploaded["id"], "f" * 32)
     error = client.submit({"type": "email", "payload": payload}, expect=422)["error"]
     assert error["details"] == [
         {"loc": ["payload", "attachments", 1, "file_id"], "msg": f"no file {'f' * 32}"}
@@ -324,12 +328,7 @@ def test_an_unknown_attachment_is_refused_at_submit(client: ApiClient) -> None:
 
 def test_an_attachment_deleted_before_sending_fails_at_once(client: ApiClient) -> None:
     uploaded = client.upload("gone.txt", b"soon gone", "text/plain")
-    payload = {
-        "to": ["ada@example.com"],
-        "subject": "Files",
-        "text": "x",
-        "attachments": [{"file_id": uploaded["id"]}],
-    }
+    payload = with_attachments(uploaded["id"])
     scheduled = client.submit({"type": "email", "payload": payload, "delay_seconds": 2})
     task_id = scheduled["id"]
     assert client.delete(f"/api/files/{uploaded['id']}").status_code == 204

@@ -65,18 +65,32 @@ def check_named_files(
     found: Services, submissions: Sequence[tuple[Loc, Submission]], caller: Caller
 ) -> None:
     """422 unless every file the tasks name is the caller's: a task may only use its
-    owner's files. Another owner's file is reported as missing, like a deleted one."""
-    details = []
-    for loc, item in submissions:
-        for field_loc, file_id in named_files(item.payload, (*loc, "payload")):
-            try:
-                found.files.stat(file_id, owner=caller.name)
-            except FileNotFound:
-                details.append({"loc": list(field_loc), "msg": f"no file {file_id}"})
+    owner's files. Another owner's file is reported as missing, like a deleted one.
+    Each file is looked up once, however many tasks of a batch name it."""
+    named = [
+        hit for loc, item in submissions for hit in named_files(item.payload, (*loc, "payload"))
+    ]
+    usable: dict[str, bool] = {}
+    for _, file_id in named:
+        if file_id not in usable:
+            usable[file_id] = _is_owned(found, file_id, caller.name)
+    details = [
+        {"loc": list(loc), "msg": f"no file {file_id}"}
+        for loc, file_id in named
+        if not usable[file_id]
+    ]
     if details:
         first = details[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ApiError(422, f"{where}: {first['msg']}", details=details)
+
+
+def _is_owned(found: Services, file_id: str, owner: str) -> bool:
+    try:
+        found.files.stat(file_id, owner=owner)
+    except FileNotFound:
+        return False
+    return True
 
 
 def _new_task(found: Services, request: Request, caller: Caller) -> NewTask:
