@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from taskyard_common.contracts import parse_submission
+from taskyard_common.contracts import SubmitRequest
 from taskyard_common.contracts.common import named_files
 
 A, B = "a" * 32, "b" * 32
@@ -44,5 +44,5 @@ NO_OPS: dict[str, Any] = {"operations": []}
     ],
 )
 def test_named_files(body: dict[str, Any], expected: list[tuple[tuple[Any, ...], str]]) -> None:
-    submission = parse_submission(body)
+    submission = SubmitRequest.model_validate(body).root
     assert named_files(submission.payload, ("payload",)) == expected
