@@ -66,3 +66,8 @@ kind-down: ## Delete the kind cluster
 .PHONY: bench
 bench: ## Benchmarks against plain Celery (not part of make test)
 	@scripts/bench.sh
+
+.PHONY: screenshots
+screenshots: ## Retake the console pictures in docs/images (headless Chromium, real stack)
+	scripts/ensure-servers.sh
+	TASKYARD_E2E_SCREENSHOTS=1 $(UV) run --locked pytest -q tests/e2e/test_console_browser.py
