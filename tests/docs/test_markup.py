@@ -13,6 +13,7 @@ from support.doc_examples import (
     marking_problem,
     missing_output,
     parse_blocks,
+    unkeyed_api_calls,
 )
 
 DOC = Path(__file__)
@@ -74,5 +75,33 @@ def test_every_shell_block_says_what_the_tests_do_with_it(path: Path) -> None:
         f"{b.where}: {problem}"
         for b in parse_blocks(path, path.read_text(encoding="utf-8"))
         if (problem := marking_problem(b))
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("code", "unkeyed"),
+    [
+        ('curl -s "$TASKYARD_URL/api/queues" -H "Authorization: Bearer $TASKYARD_API_KEY"\n', 0),
+        ('curl -s "$TASKYARD_URL/api/queues" | jq .\n', 1),
+        (
+            'curl -s "$TASKYARD_URL/api/tasks" \\\n  -H "Authorization: Bearer $TASKYARD_API_KEY"\n',
+            0,
+        ),
+        ('curl -s "$TASKYARD_URL/api/openapi.json" | jq .info\n', 0),
+        ('curl -s "$TASKYARD_URL/readyz"\n', 0),
+    ],
+)
+def test_unkeyed_api_calls(code: str, unkeyed: int) -> None:
+    assert len(unkeyed_api_calls(block("sh run", code))) == unkeyed
+
+
+@pytest.mark.parametrize("path", doc_files(), ids=lambda p: p.name)
+def test_every_api_call_sends_the_key(path: Path) -> None:
+    """`make run` is keyed: an example without the header would answer 401 there."""
+    problems = [
+        f"{b.where}: {command}"
+        for b in parse_blocks(path, path.read_text(encoding="utf-8"))
+        for command in unkeyed_api_calls(b)
     ]
     assert not problems, "\n".join(problems)

@@ -27,6 +27,11 @@ PROVIDED_VARIABLES = frozenset({"TASKYARD_URL", "TASKYARD_API_KEY"})
 EXPECTED_OUTPUT_PREFIX = "# =>"
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<info>.*)$")
 _SETUP_LINE = re.compile(r"^export (?P<name>[A-Z_]+)=\S.*$")
+# One curl call: up to the end of its command (a pipe, ;, && or ||).
+_CURL_CALL = re.compile(r"\bcurl\b(?:[^|;&]|&(?!&))*")
+_API_URL = re.compile(r"\$TASKYARD_URL/api/")
+_OPEN_API_URL = re.compile(r"\$TASKYARD_URL/api/(openapi\.json|docs)\b")
+_KEY_HEADER = "Authorization: Bearer $TASKYARD_API_KEY"
 _ELLIPSIS = re.compile(r"…|\.\.\.")
 
 
@@ -95,6 +100,21 @@ def marking_problem(block: Block) -> str | None:
     if reason not in SKIP_REASONS:
         return f"unknown skip reason {reason!r}; known: {', '.join(SKIP_REASONS)}"
     return None
+
+
+def unkeyed_api_calls(block: Block) -> list[str]:
+    """The curl commands of a runnable block that call an /api route without the key: the
+    stack `make run` starts wants one (the test's session stack is open, so only this
+    check would notice a missing header)."""
+    if block.language not in SHELL_LANGUAGES or block.mark != "run":
+        return []
+    commands = block.code.replace("\\\n", " ").splitlines()
+    return [
+        command.strip()
+        for command in commands
+        for call in _CURL_CALL.findall(command)
+        if _API_URL.search(call) and not _OPEN_API_URL.search(call) and _KEY_HEADER not in call
+    ]
 
 
 def setup_problem(block: Block) -> str | None:
