@@ -15,7 +15,9 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from taskyard_common import metrics, task_runtime, worker_heartbeat
+from taskyard_common.records import TaskStatus
 from taskyard_common.settings import Settings
+from taskyard_common.status_store import TransitionOutcome
 from taskyard_common.topology import kombu_queues
 
 
@@ -99,7 +101,7 @@ class _Store:
     def fail(self, task_id: str, error: dict[str, Any]) -> Any:
         first = task_id not in [failed_id for failed_id, _ in self.failed]
         self.failed.append((task_id, error))
-        return SimpleNamespace(applied=first, due_at=None)
+        return TransitionOutcome(first, TaskStatus.PROCESSING if first else TaskStatus.FAILED)
 
 
 def _failure_count() -> float:

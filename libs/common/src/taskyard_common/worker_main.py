@@ -16,11 +16,14 @@ time limits meanwhile.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
+from collections.abc import Callable
 
+from taskyard_common.settings import Settings
+from taskyard_common.task_runtime import Handler
 from taskyard_common.topology import PRIORITIES, TaskType, kombu_queues, queue_name
+from taskyard_common.worker_app import build_worker_app
 
 
 def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, list[str]]:
@@ -52,9 +55,16 @@ def celery_worker_arguments(task_type: TaskType, argv: list[str]) -> tuple[str, 
     return queue, worker_args + celery_args
 
 
-def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+def start_worker(
+    task_type: TaskType,
+    handler: Handler,
+    *,
+    on_start: Callable[[Settings], None] | None = None,
+    argv: list[str] | None = None,
+) -> None:
+    """The whole of a worker service's entry point: its type and its handler."""
     queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
-    app = importlib.import_module(app_module).app
+    app = build_worker_app(task_type, handler, on_start=on_start)
     # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
     app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     app.worker_main(worker_args)
