@@ -24,6 +24,7 @@ is stopped at the end; logs stay in .run/bench/<time>/.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -1311,7 +1312,33 @@ def render(
     return "\n".join(header) + report.markdown()
 
 
+# By name, for `python -m bench.run <name>...`: 1 submit, 2 e2e (with the worker CPU per
+# task), 5 batch, 6 e2e-batches, 3 priority.
+BENCHMARKS: dict[str, Callable[[Run, Proc, str], None]] = {
+    "submit": bench_submit,
+    "e2e": bench_e2e,
+    "batch": bench_batch_accept,
+    "e2e-batches": bench_e2e_batches,
+    "priority": lambda run, api, api_url: bench_priority(run, api_url),
+}
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "benchmarks",
+        nargs="*",
+        metavar="benchmark",
+        help=f"run only these, in this order ({', '.join(BENCHMARKS)}); all by default",
+    )
+    chosen = parser.parse_args().benchmarks or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     # SIGTERM (scripts/bench.sh on Ctrl-C or exit) still runs the clean-up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
@@ -1327,11 +1354,8 @@ def main() -> int:
     try:
         api, api_url = run.start_gunicorn("taskyard-api", None)
         wait_http_ready(f"{api_url}/readyz", api)
-        bench_submit(run, api, api_url)
-        bench_e2e(run, api, api_url)
-        bench_batch_accept(run, api, api_url)
-        bench_e2e_batches(run, api, api_url)
-        bench_priority(run, api_url)
+        for name in chosen:
+            BENCHMARKS[name](run, api, api_url)
     finally:
         run.stop_all()
         backends.close()

@@ -9,7 +9,7 @@ from celery import Celery
 from taskyard_common import worker_heartbeat, worker_monitoring
 from taskyard_common.attempt_observers import AttemptObserver
 from taskyard_common.celery_app import create_celery_app
-from taskyard_common.logs import configure_logging
+from taskyard_common.logs import configure_logging, quiet_celery_per_task_lines
 from taskyard_common.settings import Settings, get_settings
 from taskyard_common.task_runtime import Handler, WorkerRuntime, register_task
 from taskyard_common.topology import TaskType
@@ -26,6 +26,7 @@ def build_worker_app(
     once logging is set up, for a worker's own startup checks."""
     settings = get_settings()
     configure_logging(settings)
+    quiet_celery_per_task_lines(settings)
     if on_start is not None:
         on_start(settings)
     app = create_celery_app(f"taskyard-{task_type}-worker", settings)
