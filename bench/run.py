@@ -14,6 +14,10 @@
    from the same threads, against plain Celery apply_async (confirms, quorum queue), with
    no consumer running.
 6. End to end as 2, the tasks submitted in batches, against 2's plain Celery run.
+7. Worker CPU per task with its queue full: minimal data tasks queued first, then one
+   data worker drains them, against plain Celery draining as many no-op tasks.
+
+`python -m bench.run e2e worker-drain` runs only those (names in BENCHMARKS).
 
 Environment: BENCH_SCALE (default 1) scales the counts and wrk's duration, for a
 quick trial (e.g. 0.05); BENCH_SUBMIT_THREADS (8); BENCH_PROFILE=1 also records
@@ -1312,14 +1316,93 @@ def render(
     return "\n".join(header) + report.markdown()
 
 
+# -- 7. worker CPU per task, draining a queue ------------------------------------------
+
+DRAIN_TASKS = max(200, round(3000 * SCALE))
+
+
+def drain_cpu_ms(worker: Proc, done: Callable[[], int], tasks: int) -> tuple[float, float]:
+    """(main process, pool) CPU ms per task while `worker` works through `tasks` queued
+    tasks; `done` counts those finished. Measured from the moment the worker consumes."""
+    pids = with_children(worker.pid)
+    before = cpu_seconds(pids)
+    start = done()
+    deadline = time.monotonic() + WAIT_TIMEOUT_SECONDS
+    while done() < tasks:
+        worker.require_running()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{worker.name}: {tasks - done()} tasks not done in time")
+        time.sleep(0.05)
+    used = [after - first for after, first in zip(cpu_seconds(pids), before, strict=True)]
+    counted = max(1, tasks - start)
+    return 1000 * used[0] / counted, 1000 * sum(used[1:]) / counted
+
+
+def bench_worker_drain(run: Run, api: Proc, api_url: str) -> None:
+    """7. Worker CPU per task with the queue full: unlike row 2, independent of how fast
+    the tasks arrive (a worker fed slowly wakes up for every task)."""
+    client = run.backends.redis
+    say(f"worker CPU: {DRAIN_TASKS} minimal data tasks queued, then one worker drains them")
+    already = final_count(client, "normal")
+    queued = run_chunked(DRAIN_TASKS, SUBMIT_THREADS, http_batch_submitter(api_url, "normal"))
+    if queued.errors:
+        raise RuntimeError(f"submit errors while queueing: {queued.errors[0]}")
+    worker = run.start_data_worker("normal", E2E_CONCURRENCY)
+    ours = drain_cpu_ms(worker, lambda: final_count(client, "normal") - already, DRAIN_TASKS)
+    run.stop(worker)
+
+    os.environ.update(
+        TASKYARD_BROKER_URL=run.backends.broker_url, TASKYARD_REDIS_URL=run.backends.redis_url
+    )
+    from bench import plain_celery
+
+    declare = run.start("plain-celery-declare", plain_worker_argv(1), run.env())
+    wait_consuming(run.backends, "bench.plain", declare)
+    run.stop(declare)
+    client.delete(plain_celery.DONE_KEY, plain_celery.LAST_KEY)
+
+    def make() -> Callable[[], str]:
+        def call() -> str:
+            plain_celery.submit(TASK_KWARGS)
+            return ""
+
+        return call
+
+    run_threads(DRAIN_TASKS, SUBMIT_THREADS, make)
+    argv = plain_worker_argv(E2E_CONCURRENCY)
+    plain = run.start("plain-celery-drain", argv, run.env())
+    wait_consuming(run.backends, "bench.plain", plain)
+    base = drain_cpu_ms(plain, lambda: int(client.get(plain_celery.DONE_KEY) or 0), DRAIN_TASKS)
+    run.stop(plain)
+
+    ratio = sum(ours) / sum(base)
+    run.report.raw["worker_drain"] = {"taskyard": ours, "plain": base}
+    run.report.add(
+        Row(
+            f"7. worker CPU per task draining {DRAIN_TASKS} queued tasks, ms (main process + pool)",
+            f"{sum(ours):.2f} ({ours[0]:.2f} + {ours[1]:.2f})",
+            f"{sum(base):.2f} ({base[0]:.2f} + {base[1]:.2f})",
+            f"{ratio:.2f}x",
+            "<= 1.5x",
+            verdict(ratio <= 1.5),
+            run.report.command(
+                f"{DRAIN_TASKS} x POST /api/tasks/batch (no consumer), then "
+                f"{command_line(worker.argv)} vs {DRAIN_TASKS} x bench.plain_celery.submit(), "
+                f"then {command_line(argv)}"
+            ),
+        )
+    )
+
+
 # By name, for `python -m bench.run <name>...`: 1 submit, 2 e2e (with the worker CPU per
-# task), 5 batch, 6 e2e-batches, 3 priority.
+# task), 5 batch, 6 e2e-batches, 3 priority, 7 worker-drain.
 BENCHMARKS: dict[str, Callable[[Run, Proc, str], None]] = {
     "submit": bench_submit,
     "e2e": bench_e2e,
     "batch": bench_batch_accept,
     "e2e-batches": bench_e2e_batches,
     "priority": lambda run, api, api_url: bench_priority(run, api_url),
+    "worker-drain": bench_worker_drain,
 }
 
 
