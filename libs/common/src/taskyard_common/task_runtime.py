@@ -191,7 +191,7 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
     the task_failure signal Celery sends there for a hard limit; Celery then acknowledges
     the message (task_acks_on_failure_or_timeout), so it is neither redelivered nor lost.
     Celery reports a hard limit twice (its timeout and its failure handlers): the record
-    refuses the second FAILED, so the task is counted and logged once.
+    refuses the second FAILED, so the failure is counted, logged and final once.
     """
 
     def on_failure(sender: Any = None, task_id: str = "", exception: Any = None, **_: Any) -> None:
