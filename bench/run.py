@@ -5,7 +5,10 @@ The benchmarks, one module each, run in this order on one API:
 2. bench/end_to_end.py: HTTP submit -> data worker -> SUCCESS against plain Celery.
 5, 6. bench/batch.py: batch submit, accepted/s and end to end.
 3. bench/priority.py: high-priority latency under a data.low backlog.
+7. bench/worker_drain.py: worker CPU per task with its queue full, against plain Celery.
 4. Idle memory rows come from the processes each of the above starts.
+
+`python -m bench.run e2e worker-drain` runs only those (names in BENCHMARKS).
 
 Environment: BENCH_SCALE (default 1) scales the counts and wrk's duration, for a
 quick trial (e.g. 0.05); BENCH_SUBMIT_THREADS (8); BENCH_PROFILE=1 also records
@@ -16,6 +19,7 @@ is stopped at the end; logs stay in .run/bench/<time>/.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -23,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -35,8 +40,10 @@ from bench.priority import bench_priority
 from bench.report import Report, render, say
 from bench.session import PROFILE, SCALE, Run, load_average
 from bench.submit import bench_submit
+from bench.worker_drain import bench_worker_drain
 from support import servers
-from support.stack import REPO_ROOT, Backends, management, wait_http_ready
+from support.stack import REPO_ROOT, Backends, ManagedProcess, management, wait_http_ready
+from taskyard_api.paths import READINESS_PATH
 
 
 def machine() -> dict[str, str]:
@@ -79,7 +86,38 @@ def machine() -> dict[str, str]:
     return info
 
 
+# By name, for `python -m bench.run <name>...`, in the order `make bench` runs them.
+BENCHMARKS: dict[str, Callable[[Run, ManagedProcess, str], None]] = {
+    "submit": bench_submit,
+    "e2e": bench_e2e,
+    "batch": bench_batch_accept,
+    "e2e-batches": bench_e2e_batches,
+    "priority": lambda run, api, api_url: bench_priority(run, api_url),
+    "worker-drain": bench_worker_drain,
+}
+
+
+def chosen_benchmarks(argv: list[str] | None = None) -> list[str]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "benchmarks",
+        nargs="*",
+        metavar="benchmark",
+        help=f"run only these, in this order ({', '.join(BENCHMARKS)}); all by default",
+    )
+    chosen: list[str] = parser.parse_args(argv).benchmarks or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    return chosen
+
+
 def main() -> int:
+    chosen = chosen_benchmarks()
     # SIGTERM (scripts/bench.sh on Ctrl-C or exit) still runs the clean-up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
@@ -94,12 +132,9 @@ def main() -> int:
     run = Run(workdir, backends, report)
     try:
         api, api_url = run.start_gunicorn("taskyard-api", None)
-        wait_http_ready(f"{api_url}/readyz", api)
-        bench_submit(run, api, api_url)
-        bench_e2e(run, api, api_url)
-        bench_batch_accept(run, api, api_url)
-        bench_e2e_batches(run, api, api_url)
-        bench_priority(run, api_url)
+        wait_http_ready(f"{api_url}{READINESS_PATH}", api)
+        for name in chosen:
+            BENCHMARKS[name](run, api, api_url)
     finally:
         run.stop_all()
         backends.close()

@@ -85,7 +85,8 @@ def test_every_shell_block_says_what_the_tests_do_with_it(path: Path) -> None:
         ('curl -s "$TASKYARD_URL/api/queues" -H "Authorization: Bearer $TASKYARD_API_KEY"\n', 0),
         ('curl -s "$TASKYARD_URL/api/queues" | jq .\n', 1),
         (
-            'curl -s "$TASKYARD_URL/api/tasks" \\\n  -H "Authorization: Bearer $TASKYARD_API_KEY"\n',
+            'curl -s "$TASKYARD_URL/api/tasks" \\\n'
+            '  -H "Authorization: Bearer $TASKYARD_API_KEY"\n',
             0,
         ),
         ('curl -s "$TASKYARD_URL/api/openapi.json" | jq .info\n', 0),

@@ -10,10 +10,6 @@ from pydantic import ValidationError
 
 from taskyard_common.contracts import SubmitRequest
 from taskyard_common.retry import (
-    Outcome,
-    PermanentError,
-    TransientError,
-    decide,
     error_type_name,
     is_retryable,
     time_limit_message,
@@ -55,25 +51,6 @@ def test_time_limits_are_positive(name: str) -> None:
 )
 def test_attempt_time_limits(task_type: Any, timeout_seconds: int | None, expected: Any) -> None:
     assert _settings().attempt_time_limits(task_type, timeout_seconds) == expected
-
-
-@pytest.mark.parametrize(
-    ("error", "retries_done", "max_retries", "outcome"),
-    [
-        (TransientError("later"), 0, 3, Outcome.RETRY),
-        (ConnectionRefusedError(), 2, 3, Outcome.RETRY),
-        (TransientError("later"), 3, 3, Outcome.FAIL),
-        (TransientError("later"), 0, 0, Outcome.FAIL),
-        (PermanentError("never"), 0, 3, Outcome.FAIL),
-        (ValueError("bug"), 0, 3, Outcome.FAIL),
-        (SoftTimeLimitExceeded(), 0, 3, Outcome.FAIL),
-        (TimeLimitExceeded(12), 0, 3, Outcome.FAIL),
-    ],
-)
-def test_decision_table(
-    error: BaseException, retries_done: int, max_retries: int, outcome: Outcome
-) -> None:
-    assert decide(error, retries_done, max_retries) is outcome
 
 
 @pytest.mark.parametrize("error", [SoftTimeLimitExceeded(), TimeLimitExceeded(12)])

@@ -6,7 +6,6 @@ import random
 import smtplib
 import socket
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import NamedTuple
 
 import redis.exceptions
@@ -59,11 +58,6 @@ TIME_LIMIT_EXCEPTION_TYPES: tuple[type[BaseException], ...] = (
 TIME_LIMIT_ERROR_TYPE = "TimeLimitExceeded"
 
 
-class Outcome(StrEnum):
-    RETRY = "retry"
-    FAIL = "fail"
-
-
 def is_time_limit(error: BaseException) -> bool:
     return isinstance(error, TIME_LIMIT_EXCEPTION_TYPES)
 
@@ -89,14 +83,6 @@ def is_retryable(error: BaseException) -> bool:
 
 def error_type_name(error: BaseException) -> str:
     return classify(error).type
-
-
-def decide(error: BaseException, retries_done: int, max_retries: int) -> Outcome:
-    """What becomes of an attempt that raised `error`: retried while the error is retryable
-    and the budget lasts, else the task fails."""
-    if is_retryable(error) and retries_done < max_retries:
-        return Outcome.RETRY
-    return Outcome.FAIL
 
 
 def time_limit_message(seconds: float | None, *, killed: bool) -> str:

@@ -1,44 +1,32 @@
 """The lifecycle every Taskyard task runs under, whatever its type.
 
-A worker service only supplies a handler `(payload, context) -> result`; this
-module moves the record through RECEIVED, PROCESSING and a final state,
-applies the shared retry policy and logs one line per event.
+A worker service only supplies a handler `(payload, context) -> result`. Each delivery
+becomes an `Attempt` (the record's transitions, told to the observers); what becomes of
+it is `attempt_decision.decide`'s verdict; this module wires the two into a Celery task.
 """
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 from billiard.pool import SIG_SOFT_TIMEOUT
 from celery import Celery, Task, signals
 from celery.exceptions import Reject, Retry, TimeLimitExceeded
-from pydantic import ValidationError
 
-from taskyard_common import metrics, worker_heartbeat, worker_monitoring
+from taskyard_common.attempt import Attempt
+from taskyard_common.attempt_decision import AttemptFacts, Verdict, decide
+from taskyard_common.attempt_observers import AttemptObserver, Observers, default_observers
 from taskyard_common.callbacks.enqueue import CallbackRequests
 from taskyard_common.celery_app import task_reprs
-from taskyard_common.clock import iso, utc_now
 from taskyard_common.contracts import PAYLOAD_MODELS
-from taskyard_common.logs import get_logger
-from taskyard_common.retry import (
-    BackoffPolicy,
-    Outcome,
-    compute_backoff,
-    decide,
-    error_type_name,
-    is_retryable,
-    is_time_limit,
-    time_limit_message,
-)
-from taskyard_common.settings import ANONYMOUS, Settings
-from taskyard_common.status_store import StatusStore, TransitionOutcome
+from taskyard_common.retry import BackoffPolicy, error_type_name, time_limit_message
+from taskyard_common.settings import Settings
+from taskyard_common.status_store import StatusStore
 from taskyard_common.storage import FileStore
 from taskyard_common.topology import (
     TASK_NAMES,
@@ -47,13 +35,11 @@ from taskyard_common.topology import (
     queue_from_routing_key,
 )
 
-MAX_ERROR_MESSAGE_CHARS = 2000
 # When a retry cannot be published the delivery goes back to the queue and comes straight
 # back: pausing first keeps a broker that delivers but refuses publishes (a missing delay
 # exchange, a resource alarm) from turning retries into a tight loop against the failing
 # service.
 RETRY_PUBLISH_FAILURE_PAUSE_MAX_SECONDS = 5
-logger = get_logger("taskyard.task")
 
 
 class TaskFailedError(Exception):
@@ -105,11 +91,13 @@ def soft_time_limit_deferred() -> Iterator[None]:
 
 
 class WorkerRuntime:
-    """Per-process connections, made on first use so that forked pool children make their own."""
+    """Per-process connections, made on first use so that forked pool children make their
+    own; and the observers every attempt reports to."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, observers: list[AttemptObserver] | None = None) -> None:
         self.settings = settings
         self.backoff = BackoffPolicy.from_settings(settings)
+        self.observers = Observers(default_observers() if observers is None else observers)
 
     @cached_property
     def store(self) -> StatusStore:
@@ -124,26 +112,10 @@ class WorkerRuntime:
         return FileStore.from_settings(self.settings)
 
 
-def _error_info(error: BaseException, retryable: bool) -> dict[str, Any]:
-    return {
-        "type": error_type_name(error),
-        "message": str(error)[:MAX_ERROR_MESSAGE_CHARS] or type(error).__name__,
-        "retryable": retryable,
-    }
-
-
-def _validation_message(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in error.errors()
-    )
-
-
 def register_task(
     app: Celery, task_type: TaskType, handler: Handler, runtime: WorkerRuntime
 ) -> Task:
     payload_model = PAYLOAD_MODELS[task_type]
-    worker_monitoring.install(runtime.settings)
-    worker_heartbeat.install(app, runtime.settings)
     # Messages from the API carry their own limits; these cover any that do not.
     soft_time_limit, hard_time_limit = runtime.settings.attempt_time_limits(task_type)
 
@@ -157,73 +129,61 @@ def register_task(
         time_limit=hard_time_limit,
     )
     def run(self: Task, payload: Any = None, max_retries: int | None = None, **_: Any) -> None:
-        task_id: str = self.request.id
-        routing_key = (self.request.delivery_info or {}).get("routing_key")
+        request = self.request
+        routing_key = (request.delivery_info or {}).get("routing_key")
         queue = queue_from_routing_key(routing_key) or self.app.conf.task_queues[0].name
-        priority = parse_queue_name(queue)[1]
-        retries_done: int = self.request.retries or 0
-        attempt = retries_done + 1
         budget = runtime.settings.retry_max_retries if max_retries is None else max_retries
-        log = logger.bind(task_id=task_id, type=task_type, priority=priority, attempt=attempt)
-        store = runtime.store
-
-        outcome = store.begin_attempt(task_id, worker=self.request.hostname or "")
-        if not outcome.applied and not outcome.missing:
-            log.info("task_skipped", status=outcome.previous_status)
-            return
-        if outcome.missing:
-            log.warning("task_record_missing")
-        log.info("task_started")
-        started = time.monotonic()
-        try:
-            parsed = payload_model.validate_python(payload)
-            context = TaskContext(runtime, task_id, log, outcome.owner or ANONYMOUS)
-            result = handler(parsed, context)
-        except Retry:
-            raise
-        except ValidationError as error:
-            info = {
-                "type": "InvalidPayload",
-                "message": _validation_message(error),
-                "retryable": False,
-            }
-            _finish_failed(store, task_id, info, log, task_type, priority)
-            raise TaskFailedError(info["message"]) from None
-        except Exception as error:
-            retryable = is_retryable(error)
-            info = _error_info(error, retryable)
-            if is_time_limit(error):
-                limit = (self.request.timelimit or (None, None))[1] or self.soft_time_limit
-                info["message"] = time_limit_message(limit, killed=False)
-            if decide(error, retries_done, budget) is Outcome.RETRY:
-                # The broker's delay exchanges count whole seconds, one at least.
-                delay = max(1, math.ceil(compute_backoff(attempt, runtime.backoff)))
-                next_retry_at = iso(utc_now() + timedelta(seconds=delay))
-                store.schedule_retry(task_id, info, next_retry_at)
-                metrics.TASK_RETRIES.labels(task_type, priority).inc()
-                log.warning(
-                    "task_retry_scheduled",
-                    error_type=info["type"],
-                    error=info["message"],
-                    delay_seconds=round(delay, 3),
-                    next_retry_at=next_retry_at,
-                    max_retries=budget,
+        attempt = Attempt(
+            runtime.store,
+            runtime.observers,
+            request.id,
+            task_type,
+            parse_queue_name(queue)[1],
+            number=(request.retries or 0) + 1,
+            max_retries=budget,
+        )
+        refused_by = attempt.begin(worker=request.hostname or "")
+        result: dict[str, Any] = {}
+        error: Exception | None = None
+        if refused_by is None:
+            try:
+                result = handler(
+                    payload_model.validate_python(payload),
+                    TaskContext(runtime, attempt.task_id, attempt.log, attempt.owner),
                 )
+            except Retry:
+                raise
+            except Exception as raised:
+                error = raised
+        decision = decide(
+            AttemptFacts(
+                attempt=attempt.number or 1,
+                max_retries=budget,
+                error=error,
+                refused_by=refused_by,
+                time_limit_seconds=(request.timelimit or (None, None))[1] or self.soft_time_limit,
+            ),
+            runtime.backoff,
+        )
+        match decision.verdict:
+            case Verdict.DROP:
+                return
+            case Verdict.SUCCEED:
+                attempt.succeed(result)
+            case Verdict.RETRY:
+                assert decision.error is not None
+                attempt.retry(decision.error, decision.delay_seconds)
                 raise _publish_retry(
-                    self, queue, delay, task_reprs(task_type, max_retries), log
+                    self,
+                    queue,
+                    decision.delay_seconds,
+                    task_reprs(task_type, max_retries),
+                    attempt.log,
                 ) from error
-            if retryable:
-                info["message"] = f"gave up after {attempt} attempts: {info['message']}"
-            _finish_failed(store, task_id, info, log, task_type, priority)
-            raise TaskFailedError(info["message"]) from None
-        finished = store.succeed(task_id, result)
-        duration = time.monotonic() - started
-        metrics.TASK_RUNTIME.labels(task_type, priority).observe(duration)
-        if finished.applied:
-            log.info("task_succeeded", duration_seconds=round(duration, 4))
-            worker_monitoring.observe_end_to_end(finished.due_at, task_type, priority, "SUCCESS")
-        else:
-            log.info("task_result_discarded", status=finished.previous_status)
+            case Verdict.FAIL:
+                assert decision.error is not None
+                attempt.fail(decision.error)
+                raise TaskFailedError(decision.error["message"]) from None
 
     _record_hard_time_limits(run, task_type, runtime)
     return run
@@ -235,6 +195,8 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
     The killed process cannot write its record, so the worker's main process does, from
     the task_failure signal Celery sends there for a hard limit; Celery then acknowledges
     the message (task_acks_on_failure_or_timeout), so it is neither redelivered nor lost.
+    Celery reports a hard limit twice (its timeout and its failure handlers): the record
+    refuses the second FAILED, so the failure is counted, logged and final once.
     """
 
     def on_failure(sender: Any = None, task_id: str = "", exception: Any = None, **_: Any) -> None:
@@ -242,20 +204,16 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
             exception, TimeLimitExceeded
         ):
             return
-        queue = task.app.conf.task_queues[0].name
-        priority = parse_queue_name(queue)[1]
-        log = logger.bind(task_id=task_id, type=task_type, priority=priority)
+        priority = parse_queue_name(task.app.conf.task_queues[0].name)[1]
         hard_seconds = exception.args[0] if exception.args else None
-        info = {
-            "type": error_type_name(exception),
-            "message": time_limit_message(hard_seconds, killed=True),
-            "retryable": False,
-        }
-        # Celery reports a hard limit twice (its timeout and its failure handlers): the
-        # record changes once, and only that is counted and logged.
-        failed = runtime.store.fail(task_id, info)
-        if failed.applied:
-            _report_failed(failed, info, log, task_type, priority)
+        attempt = Attempt(runtime.store, runtime.observers, task_id, task_type, priority)
+        attempt.fail(
+            {
+                "type": error_type_name(exception),
+                "message": time_limit_message(hard_seconds, killed=True),
+                "retryable": False,
+            }
+        )
 
     # One receiver per task name: the latest registration's (a dispatch_uid keeps the first).
     dispatch_uid = f"taskyard-hard-time-limit-{task.name}"
@@ -286,19 +244,3 @@ def _publish_retry(
         )
         time.sleep(pause)
         return Reject(reason=f"retry not published: {error}", requeue=True)
-
-
-def _finish_failed(
-    store: StatusStore, task_id: str, info: dict[str, Any], log: Any, task_type: str, priority: str
-) -> None:
-    _report_failed(store.fail(task_id, info), info, log, task_type, priority)
-
-
-def _report_failed(
-    failed: TransitionOutcome, info: dict[str, Any], log: Any, task_type: str, priority: str
-) -> None:
-    metrics.TASK_FAILURES.labels(task_type, priority).inc()
-    worker_monitoring.observe_end_to_end(failed.due_at, task_type, priority, "FAILED")
-    log.error(
-        "task_failed", error_type=info["type"], error=info["message"], retryable=info["retryable"]
-    )

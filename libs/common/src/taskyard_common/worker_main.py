@@ -20,7 +20,12 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 
+from celery import Celery
+
+from taskyard_common.settings import Settings
+from taskyard_common.task_runtime import Handler
 from taskyard_common.topology import (
     CALLBACK_QUEUE_NAME,
     PRIORITIES,
@@ -28,6 +33,7 @@ from taskyard_common.topology import (
     kombu_queues,
     queue_name,
 )
+from taskyard_common.worker_app import build_worker_app
 
 FIXED_ARGUMENTS = ("-Q", "--queues", "-n", "--hostname")
 
@@ -77,18 +83,26 @@ def callback_worker_arguments(argv: list[str]) -> list[str]:
     return _consumer_arguments(CALLBACK_QUEUE_NAME, "callback@%h") + celery_args
 
 
-def _consume(app_module: str, queue: str, worker_args: list[str]) -> None:
-    app = importlib.import_module(app_module).app
+def _consume(app: Celery, queue: str, worker_args: list[str]) -> None:
     # The worker knows only its own queue, so its delayed-delivery bindings cover just that one.
     app.conf.task_queues = [q for q in kombu_queues() if q.name == queue]
     app.worker_main(worker_args)
 
 
-def start_worker(task_type: TaskType, app_module: str, argv: list[str] | None = None) -> None:
+def start_worker(
+    task_type: TaskType,
+    handler: Handler,
+    *,
+    on_start: Callable[[Settings], None] | None = None,
+    argv: list[str] | None = None,
+) -> None:
+    """The whole of a worker service's entry point: its type and its handler."""
     queue, worker_args = celery_worker_arguments(task_type, sys.argv[1:] if argv is None else argv)
-    _consume(app_module, queue, worker_args)
+    _consume(build_worker_app(task_type, handler, on_start=on_start), queue, worker_args)
 
 
 def start_callback_worker(app_module: str, argv: list[str] | None = None) -> None:
+    """`taskyard-callback-worker`: the callbacks queue, consumed by the app in `app_module`."""
     worker_args = callback_worker_arguments(sys.argv[1:] if argv is None else argv)
-    _consume(app_module, CALLBACK_QUEUE_NAME, worker_args)
+    app = importlib.import_module(app_module).app
+    _consume(app, CALLBACK_QUEUE_NAME, worker_args)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from taskyard_common.contracts.email import EmailPayload
+from taskyard_common.logs import get_logger
 from taskyard_common.retry import PermanentError
+from taskyard_common.settings import Settings
 from taskyard_common.task_runtime import TaskContext
 from taskyard_email_worker.message import (
     build_message,
@@ -47,3 +49,10 @@ def send_email(payload: EmailPayload, context: TaskContext) -> dict[str, Any]:
     if refused:
         result["refused"] = [r.as_dict() for r in refused]
     return result
+
+
+def warn_when_smtp_unset(settings: Settings) -> None:
+    if not settings.smtp_host.strip():
+        get_logger("taskyard.email").warning(
+            "smtp_not_configured", hint="set TASKYARD_SMTP_HOST; email tasks fail until then"
+        )

@@ -1,11 +1,8 @@
 """`taskyard-file-worker --priority high|normal|low`: consume file.<priority>."""
 
 from taskyard_common.worker_main import start_worker
+from taskyard_file_worker.tasks import process_file
 
 
 def main() -> None:
-    start_worker("file", "taskyard_file_worker.app")
-
-
-if __name__ == "__main__":
-    main()
+    start_worker("file", process_file)
