@@ -73,13 +73,6 @@ class _Recorder(AttemptObserver):
     def after_discard(self, attempt: Attempt, status: TaskStatus | None) -> None:
         self.heard.append(("after_discard", status))
 
-    def on_final(self, record: TaskRecord) -> None:
-        self.heard.append(("on_final", record.id))
-
-
-class _Quiet(AttemptObserver):
-    """Overrides no on_final: the attempt reads no record for it."""
-
 
 def _attempt(store: _Store, *observers: AttemptObserver) -> Attempt:
     return Attempt(
@@ -93,18 +86,17 @@ def _attempt(store: _Store, *observers: AttemptObserver) -> Attempt:
     )
 
 
-def test_a_success_is_heard_in_order_and_final_once() -> None:
+def test_a_success_is_heard_in_order() -> None:
     store = _Store(APPLIED, APPLIED)
     recorder = _Recorder()
-    attempt = _attempt(store, recorder, _Quiet())
+    attempt = _attempt(store, recorder)
     assert attempt.begin("w") is None
     attempt.succeed({"ok": True})
     assert recorder.heard == [
         ("before_attempt", 2),
         ("after_success", APPLIED.due_at),
-        ("on_final", "t-1"),
     ]
-    assert store.calls == ["begin", "succeed", "get"]
+    assert store.calls == ["begin", "succeed"]
 
 
 def test_a_record_already_final_is_skipped() -> None:
@@ -128,7 +120,7 @@ def test_a_retry_is_not_final() -> None:
     assert recorder.heard == [("before_attempt", 2), ("after_retry", 4)]
 
 
-def test_a_failure_is_final_once_and_a_refused_one_is_a_discard() -> None:
+def test_a_failure_is_heard_once_and_a_refused_one_is_a_discard() -> None:
     store = _Store(APPLIED, APPLIED, TransitionOutcome(False, TaskStatus.FAILED))
     recorder = _Recorder()
     attempt = _attempt(store, recorder)
@@ -139,7 +131,6 @@ def test_a_failure_is_final_once_and_a_refused_one_is_a_discard() -> None:
     assert recorder.heard == [
         ("before_attempt", 2),
         ("after_failure", "TransientError"),
-        ("on_final", "t-1"),
         ("after_discard", TaskStatus.FAILED),
     ]
 
@@ -151,12 +142,4 @@ def test_a_result_for_a_record_cancelled_meanwhile_is_discarded_not_final() -> N
     attempt.begin("w")
     attempt.succeed({})
     assert recorder.heard == [("before_attempt", 2), ("after_discard", TaskStatus.CANCELLED)]
-    assert store.calls == ["begin", "succeed"]
-
-
-def test_without_final_observers_no_record_is_read() -> None:
-    store = _Store(APPLIED, APPLIED)
-    attempt = _attempt(store, _Quiet())
-    attempt.begin("w")
-    attempt.succeed({})
     assert store.calls == ["begin", "succeed"]

@@ -15,7 +15,6 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from taskyard_common import metrics, task_runtime, worker_heartbeat
-from taskyard_common.attempt_observers import AttemptObserver
 from taskyard_common.records import TaskStatus
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import TransitionOutcome
@@ -146,23 +145,3 @@ def test_tasks_carry_the_types_limits_for_messages_without_their_own() -> None:
     runtime = task_runtime.WorkerRuntime(_settings(email_time_limit_seconds=45))
     task = task_runtime.register_task(app, "email", lambda payload, context: {}, runtime)
     assert (task.soft_time_limit, task.time_limit) == (45, 55)
-
-
-class _Finals(AttemptObserver):
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def on_final(self, record: Any) -> None:
-        self.records.append(record)
-
-
-def test_a_hard_killed_attempt_is_final_once_for_observers() -> None:
-    app = Celery("t", set_as_current=False)
-    app.conf.task_queues = [q for q in kombu_queues() if q.name == "data.high"]
-    finals = _Finals()
-    runtime = task_runtime.WorkerRuntime(_settings(), observers=[finals])
-    runtime.__dict__["store"] = _Store()
-    task = task_runtime.register_task(app, "data", lambda payload, context: {}, runtime)
-    for _ in range(2):  # Celery reports one hard limit twice
-        signals.task_failure.send(sender=task, task_id="t-9", exception=TimeLimitExceeded(3.0))
-    assert [(r.id, r.status) for r in finals.records] == [("t-9", TaskStatus.FAILED)]

@@ -3,8 +3,8 @@
 RECEIVED and PROCESSING (`begin`), then one of SUCCESS, RETRYING or FAILED. Each is one
 guarded status-store call: a transition the record refuses (it was cancelled meanwhile, or
 another delivery of the message finished it) is reported as a skip or a discard, never
-written. The final transitions pass through `_finished`, the one place that tells
-`on_final` observers.
+written. Whoever must hear of a task becoming final (completion callbacks) listens to the
+status store, which also sees the API's cancel.
 """
 
 from __future__ import annotations
@@ -76,7 +76,6 @@ class Attempt:
         duration = time.monotonic() - self._started
         for observer in self._observers.all:
             observer.after_success(self, duration, finished.due_at)
-        self._finished()
 
     def retry(self, error: dict[str, Any], delay: int) -> None:
         next_retry_at = iso(utc_now() + timedelta(seconds=delay))
@@ -94,18 +93,8 @@ class Attempt:
             return False
         for observer in self._observers.all:
             observer.after_failure(self, error, failed.due_at)
-        self._finished()
         return True
 
     def _discarded(self, outcome: TransitionOutcome) -> None:
         for observer in self._observers.all:
             observer.after_discard(self, outcome.previous_status)
-
-    def _finished(self) -> None:
-        if not self._observers.final:
-            return
-        record = self._store.get(self.task_id)
-        if record is None:
-            return
-        for observer in self._observers.final:
-            observer.on_final(record)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from taskyard_common import metrics, worker_monitoring
-from taskyard_common.records import TaskRecord, TaskStatus
+from taskyard_common.records import TaskStatus
 
 if TYPE_CHECKING:
     from taskyard_common.attempt import Attempt
@@ -41,11 +41,6 @@ class AttemptObserver:
     def after_discard(self, attempt: Attempt, status: TaskStatus | None) -> None:
         """The attempt ended but the record had moved on (to `status`, e.g. CANCELLED, or
         None: no record), so its outcome was not written."""
-
-    def on_final(self, record: TaskRecord) -> None:
-        """The worker made the task final (SUCCESS or FAILED): called exactly once per task
-        and final transition, with the record as written. Overriding it costs one Redis read
-        per final transition; observers that do not override it cost nothing."""
 
 
 class LogObserver(AttemptObserver):
@@ -111,4 +106,3 @@ class Observers:
 
     def __init__(self, observers: Iterable[AttemptObserver]) -> None:
         self.all = tuple(observers)
-        self.final = tuple(o for o in self.all if type(o).on_final is not AttemptObserver.on_final)
