@@ -39,6 +39,10 @@ from taskyard_common.task_cursors import (
 # Workers never create records; only the API passes its TASKYARD_IDEMPOTENCY_TTL_SECONDS.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
 _NULL = ""
+# Any status but a final one: where a new attempt, a failure or a cancel may come from.
+_UNFINISHED = frozenset(TaskStatus) - FINAL_STATUSES
+# What a rerun clears of the record's last run (its history and attempts stay).
+RERUN_CLEARS = ("result", "error", "started_at", "finished_at", "next_retry_at", "progress")
 
 # Move the record's entries from the old status's indexes to the new one's: the global
 # ones and its owner's (records from before owners have none). The templates and the
@@ -379,7 +383,7 @@ class StatusStore:
         return self.transition(
             task_id,
             [TaskStatus.RECEIVED, TaskStatus.PROCESSING],
-            allowed_from=set(TaskStatus) - FINAL_STATUSES,
+            allowed_from=_UNFINISHED,
             attempts_delta=1,
             worker=worker,
             started_at=now_iso(),
@@ -387,13 +391,12 @@ class StatusStore:
         )
 
     def succeed(self, task_id: str, result: dict[str, Any]) -> TransitionOutcome:
-        return self.transition(
+        return self._finish(
             task_id,
             TaskStatus.SUCCESS,
-            allowed_from=[TaskStatus.PROCESSING],
+            [TaskStatus.PROCESSING],
             result=result,
             error=None,
-            finished_at=now_iso(),
             progress=1.0,
         )
 
@@ -409,22 +412,22 @@ class StatusStore:
         )
 
     def fail(self, task_id: str, error: dict[str, Any]) -> TransitionOutcome:
-        return self.transition(
-            task_id,
-            TaskStatus.FAILED,
-            allowed_from=set(TaskStatus) - FINAL_STATUSES,
-            error=error,
-            finished_at=now_iso(),
-            next_retry_at=None,
-        )
+        return self._finish(task_id, TaskStatus.FAILED, _UNFINISHED, error=error)
 
     def cancel(self, task_id: str) -> TransitionOutcome:
+        return self._finish(task_id, TaskStatus.CANCELLED, _UNFINISHED)
+
+    def _finish(
+        self, task_id: str, to: TaskStatus, allowed_from: Iterable[TaskStatus], **fields: Any
+    ) -> TransitionOutcome:
+        """A final status: when it ended, and no retry pending."""
         return self.transition(
             task_id,
-            TaskStatus.CANCELLED,
-            allowed_from=set(TaskStatus) - FINAL_STATUSES,
+            to,
+            allowed_from=allowed_from,
             finished_at=now_iso(),
             next_retry_at=None,
+            **fields,
         )
 
     def requeue(self, task_id: str) -> TransitionOutcome:
@@ -437,12 +440,7 @@ class StatusStore:
             task_id,
             TaskStatus.QUEUED,
             allowed_from=RERUNNABLE_STATUSES,
-            result=None,
-            error=None,
-            started_at=None,
-            finished_at=None,
-            next_retry_at=None,
-            progress=None,
+            **dict.fromkeys(RERUN_CLEARS),
         )
 
     def list_records(
