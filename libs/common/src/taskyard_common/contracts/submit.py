@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     Field,
@@ -14,7 +15,6 @@ from pydantic import (
     RootModel,
     TypeAdapter,
     ValidationInfo,
-    field_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -35,12 +35,62 @@ IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
 IDEMPOTENCY_KEY_DESCRIPTION = "the same key within 24 h returns the first task instead of a new one"
 
 
+def _within_the_type_limit(value: int, info: ValidationInfo) -> int:
+    limit = get_settings().time_limit_seconds(info.data["type"])
+    if value > limit:
+        raise PydanticCustomError(
+            "less_than_equal",
+            "Input should be less than or equal to {le}, the {task_type} time limit",
+            {"le": limit, "task_type": info.data["type"]},
+        )
+    return value
+
+
+def _in_utc_within_the_schedule_limit(value: datetime) -> datetime:
+    try:
+        # In UTC, as every time the API shows; 0001-01-01T00:00:00+01:00 has no UTC form.
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("datetime_range", "Input is outside the datetime range") from None
+    _check_schedule_limit((in_utc - utc_now()).total_seconds())
+    return in_utc
+
+
+def _alone_and_within_the_schedule_limit(value: int, info: ValidationInfo) -> int:
+    if info.data.get("run_at") is not None:
+        raise PydanticCustomError("schedule_conflict", "Give run_at or delay_seconds, not both")
+    _check_schedule_limit(value)
+    return value
+
+
+def _check_schedule_limit(seconds_ahead: float) -> None:
+    limit = get_settings().max_schedule_seconds
+    if seconds_ahead > limit:
+        raise PydanticCustomError(
+            "schedule_too_far",
+            "At most {limit} seconds ahead (TASKYARD_MAX_SCHEDULE_SECONDS)",
+            {"limit": limit},
+        )
+
+
+def _callback_host_allowed(value: HttpUrl) -> HttpUrl:
+    try:
+        check_url(str(value), get_settings().callback_allowed_host_set())
+    except CallbackRefused as error:
+        raise PydanticCustomError("callback_refused", "{reason}", {"reason": str(error)}) from None
+    return value
+
+
+RunAt = Annotated[AwareDatetime, AfterValidator(_in_utc_within_the_schedule_limit)]
+# Declared after run_at, which it may not come with.
+DelaySeconds = Annotated[
+    int, Field(strict=True, ge=0), AfterValidator(_alone_and_within_the_schedule_limit)
+]
+CallbackUrl = Annotated[HttpUrl, AfterValidator(_callback_host_allowed)]
 # Declared by each submission after its `type`, which says the limit it is checked against.
 TimeoutSeconds = Annotated[
-    int | None,
+    Annotated[int, Field(strict=True, ge=1), AfterValidator(_within_the_type_limit)] | None,
     Field(
-        strict=True,
-        ge=1,
         description="seconds one attempt may run: at most, and by default, the type's time limit",
     ),
 ]
@@ -56,24 +106,22 @@ class _Submission(StrictModel):
         strict=True,
         description="defaults to the server setting",
     )
-    run_at: AwareDatetime | None = Field(
+    run_at: RunAt | None = Field(
         default=None,
         description=(
             "RFC 3339 with an offset: the task is SCHEDULED until then (a past moment runs now);"
             " at most TASKYARD_MAX_SCHEDULE_SECONDS ahead; not with delay_seconds"
         ),
     )
-    delay_seconds: int | None = Field(
+    delay_seconds: DelaySeconds | None = Field(
         default=None,
-        ge=0,
-        strict=True,
         description=(
             "run this many seconds after the submit (SCHEDULED until then);"
             " at most TASKYARD_MAX_SCHEDULE_SECONDS; not with run_at"
         ),
     )
 
-    callback_url: HttpUrl | None = Field(
+    callback_url: CallbackUrl | None = Field(
         default=None,
         description=(
             "http(s) URL POSTed the signed task record when the task ends SUCCESS, FAILED or"
@@ -81,70 +129,6 @@ class _Submission(StrictModel):
             " multicast or metadata address (unless in TASKYARD_CALLBACK_ALLOWED_HOSTS)"
         ),
     )
-
-    @field_validator("callback_url")
-    @classmethod
-    def _callback_host_allowed(cls, value: HttpUrl | None) -> HttpUrl | None:
-        if value is None:
-            return value
-        try:
-            check_url(str(value), get_settings().callback_allowed_host_set())
-        except CallbackRefused as error:
-            raise PydanticCustomError(
-                "callback_refused", "{reason}", {"reason": str(error)}
-            ) from None
-        return value
-
-    @field_validator("run_at")
-    @classmethod
-    def _run_at_within_the_schedule_limit(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return value
-        try:
-            # In UTC, as every time the API shows; 0001-01-01T00:00:00+01:00 has no UTC form.
-            in_utc = value.astimezone(UTC)
-        except OverflowError:
-            raise PydanticCustomError(
-                "datetime_range", "Input is outside the datetime range"
-            ) from None
-        _check_schedule_limit((in_utc - utc_now()).total_seconds())
-        return in_utc
-
-    @field_validator("delay_seconds")
-    @classmethod
-    def _delay_alone_and_within_the_schedule_limit(
-        cls, value: int | None, info: ValidationInfo
-    ) -> int | None:
-        if value is None:
-            return value
-        if info.data.get("run_at") is not None:
-            raise PydanticCustomError("schedule_conflict", "Give run_at or delay_seconds, not both")
-        _check_schedule_limit(value)
-        return value
-
-    @field_validator("timeout_seconds", check_fields=False)
-    @classmethod
-    def _within_the_type_limit(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is None:
-            return value
-        limit = get_settings().time_limit_seconds(info.data["type"])
-        if value > limit:
-            raise PydanticCustomError(
-                "less_than_equal",
-                "Input should be less than or equal to {le}, the {task_type} time limit",
-                {"le": limit, "task_type": info.data["type"]},
-            )
-        return value
-
-
-def _check_schedule_limit(seconds_ahead: float) -> None:
-    limit = get_settings().max_schedule_seconds
-    if seconds_ahead > limit:
-        raise PydanticCustomError(
-            "schedule_too_far",
-            "At most {limit} seconds ahead (TASKYARD_MAX_SCHEDULE_SECONDS)",
-            {"limit": limit},
-        )
 
 
 class DataSubmission(_Submission):
