@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from taskyard_common.limits import MAX_INLINE_RECORDS, MAX_RETRIES_LIMIT
@@ -93,7 +100,7 @@ class Settings(BaseSettings):
     # path (bucket in the URL path) suits most S3-compatible stores; auto lets botocore pick.
     s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # Uploads and task outputs expire this long after creation (taskyard-admin purge-expired).
-    file_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=1)
+    file_ttl_seconds: PositiveInt = 7 * 24 * 3600
 
     smtp_host: str = ""
     smtp_port: int = 25
@@ -105,20 +112,20 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 30.0
 
     retry_max_retries: int = Field(default=5, ge=0, le=MAX_RETRIES_LIMIT)
-    retry_backoff_base_seconds: float = Field(default=2.0, gt=0)
-    retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    retry_backoff_base_seconds: PositiveFloat = 2.0
+    retry_backoff_max_seconds: PositiveFloat = 300.0
     retry_jitter: bool = True
 
     # The longest an attempt of each type may run; a submit may ask for less (timeout_seconds).
-    data_time_limit_seconds: int = Field(default=600, ge=1)
-    email_time_limit_seconds: int = Field(default=60, ge=1)
-    file_time_limit_seconds: int = Field(default=900, ge=1)
+    data_time_limit_seconds: PositiveInt = 600
+    email_time_limit_seconds: PositiveInt = 60
+    file_time_limit_seconds: PositiveInt = 900
     # After the soft limit the task gets this long to stop before its pool process is killed.
-    hard_time_limit_grace_seconds: int = Field(default=10, ge=1)
+    hard_time_limit_grace_seconds: PositiveInt = 10
 
     api_bind: str = "127.0.0.1:8000"
-    api_workers: int = Field(default=2, ge=1)
-    api_threads: int = Field(default=4, ge=1)
+    api_workers: PositiveInt = 2
+    api_threads: PositiveInt = 4
     api_keys: SecretStr = SecretStr("")
     api_keys_file: str = ""
     # Names (not keys) of the API keys that see and act on every caller's tasks and files.
@@ -145,25 +152,25 @@ class Settings(BaseSettings):
     # addresses, which are refused for every other host.
     callback_allowed_hosts: str = ""
 
-    result_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
-    idempotency_ttl_seconds: int = Field(default=24 * 3600, gt=0)
+    result_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    idempotency_ttl_seconds: PositiveInt = 24 * 3600
 
-    max_request_bytes: int = Field(default=1024 * 1024, gt=0)
-    max_upload_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
-    max_batch_tasks: int = Field(default=1000, ge=1)
+    max_request_bytes: PositiveInt = 1024 * 1024
+    max_upload_bytes: PositiveInt = 1024 * 1024 * 1024
+    max_batch_tasks: PositiveInt = 1000
     # How far ahead a submit may schedule its task (run_at or delay_seconds).
-    max_schedule_seconds: int = Field(default=30 * 24 * 3600, ge=1)
-    max_data_records: int = Field(default=MAX_INLINE_RECORDS, gt=0)
+    max_schedule_seconds: PositiveInt = 30 * 24 * 3600
+    max_data_records: PositiveInt = MAX_INLINE_RECORDS
     max_json_depth: int = Field(default=32, ge=2, le=1000)
-    image_max_pixels: int = Field(default=50_000_000, gt=0)
+    image_max_pixels: PositiveInt = 50_000_000
 
-    worker_concurrency: int = Field(default=1, ge=1)
-    worker_soft_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+    worker_concurrency: PositiveInt = 1
+    worker_soft_shutdown_timeout_seconds: NonNegativeFloat = 30.0
     # The worker's main process touches this file from its event loop (empty: no heartbeat);
     # the chart's liveness probe checks its age.
     worker_heartbeat_path: str = ""
-    worker_heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
-    cache_ttl_seconds: float = Field(default=3.0, ge=0)
+    worker_heartbeat_interval_seconds: PositiveFloat = 10.0
+    cache_ttl_seconds: NonNegativeFloat = 3.0
     # Each worker process serves its Prometheus metrics here; 0 turns the endpoint off.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_address: str = "127.0.0.1"
