@@ -436,11 +436,9 @@ class StatusStore:
         History and `attempts` are kept: the record counts every attempt over the task's
         life. The rerun's message starts a fresh retry budget (Celery counts its retries).
         """
+        cleared: dict[str, Any] = dict.fromkeys(RERUN_CLEARS)
         return self.transition(
-            task_id,
-            TaskStatus.QUEUED,
-            allowed_from=RERUNNABLE_STATUSES,
-            **dict.fromkeys(RERUN_CLEARS),
+            task_id, TaskStatus.QUEUED, allowed_from=RERUNNABLE_STATUSES, **cleared
         )
 
     def list_records(
