@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,9 @@ def page(browser: Any, console_stack: Stack, console_errors: list[str]) -> Itera
         yield tab
     finally:
         context.close()
+
+
+MANAGEMENT_REFRESH_TIMEOUT_SECONDS = 30
 
 
 def screenshot(page: Any, name: str) -> None:
@@ -223,7 +227,14 @@ def test_queues_and_workers_pages(page: Any, api: ApiClient) -> None:
     page.goto("/ui/queues")
     rows = page.locator("table.queues tbody tr")
     expect(rows).to_have_count(9)
-    expect(rows.filter(has_text="data.high").locator("td").nth(5)).to_have_text("1")
+    consumers = rows.filter(has_text="data.high").locator("td").nth(5)
+    # The management API refreshes its queue figures every few seconds and the page is
+    # rendered once: reload until the data.high worker's consumer shows.
+    deadline = time.monotonic() + MANAGEMENT_REFRESH_TIMEOUT_SECONDS
+    while consumers.inner_text().strip() != "1" and time.monotonic() < deadline:
+        time.sleep(1)
+        page.reload()
+    expect(consumers).to_have_text("1")
     screenshot(page, "console-queues.png")
 
     page.goto("/ui/workers")
