@@ -96,3 +96,31 @@ def test_an_upgrade_from_one_bare_key_names_it_after_the_first_generated_name(he
         "key-admin": "kept-bare-key",
         "api-keys": "admin:kept-bare-key\n",
     }
+
+
+CARRIED_FILE = "admin:kept-bare-key\nadded-bare-key\nci:added-named-key\n"
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        # The chart before named keys: "one API key a line", the first one generated.
+        {"api-keys": "kept-bare-key\nadded-bare-key\n\nci:added-named-key\n"},
+        # The next upgrade carries them again.
+        {"key-admin": "kept-bare-key", "api-keys": CARRIED_FILE},
+    ],
+    ids=["from-bare-lines", "again"],
+)
+def test_an_upgrade_keeps_every_key_line_added_by_hand(helm, tmp_path, old):
+    secrets, _ = render_against(helm, tmp_path, {**KEPT, "taskyard-api-keys": old})
+    assert secrets["taskyard-api-keys"] == {"key-admin": "kept-bare-key", "api-keys": CARRIED_FILE}
+
+
+def test_a_generated_name_dropped_from_values_loses_its_line(helm, tmp_path):
+    old = {
+        "key-admin": "kept-api-key",
+        "key-ci": "dropped-ci-key",
+        "api-keys": "admin:kept-api-key\nci:dropped-ci-key\n",
+    }
+    secrets, _ = render_against(helm, tmp_path, {**KEPT, "taskyard-api-keys": old})
+    assert secrets["taskyard-api-keys"] == KEPT["taskyard-api-keys"]

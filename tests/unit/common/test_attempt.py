@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from taskyard_common.attempt import Attempt
 from taskyard_common.attempt_observers import AttemptObserver, Observers
 from taskyard_common.records import TaskRecord, TaskStatus
@@ -126,7 +128,7 @@ def test_a_failure_is_heard_once_and_a_refused_one_is_a_discard() -> None:
     attempt = _attempt(store, recorder)
     attempt.begin("w")
     assert attempt.fail(ERROR)
-    # A second report of the same end (Celery reports a hard time limit twice).
+    # A refused FAILED from a caller that expects one report is a discard.
     assert not attempt.fail(ERROR)
     assert recorder.heard == [
         ("before_attempt", 2),
@@ -143,3 +145,21 @@ def test_a_result_for_a_record_cancelled_meanwhile_is_discarded_not_final() -> N
     attempt.succeed({})
     assert recorder.heard == [("before_attempt", 2), ("after_discard", TaskStatus.CANCELLED)]
     assert store.calls == ["begin", "succeed"]
+
+
+@pytest.mark.parametrize(
+    ("refused_by", "heard_after_failure"),
+    [
+        # Its own first report made the record FAILED: nothing was discarded.
+        (TaskStatus.FAILED, []),
+        (TaskStatus.CANCELLED, [("after_discard", TaskStatus.CANCELLED)]),
+        (None, [("after_discard", None)]),
+    ],
+)
+def test_a_failure_reported_twice_is_a_discard_only_when_the_record_moved_on(
+    refused_by: TaskStatus | None, heard_after_failure: list[tuple[str, Any]]
+) -> None:
+    recorder = _Recorder()
+    attempt = _attempt(_Store(TransitionOutcome(False, refused_by)), recorder)
+    assert not attempt.fail(ERROR, reported_twice=True)
+    assert recorder.heard == heard_after_failure

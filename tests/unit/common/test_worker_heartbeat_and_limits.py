@@ -15,6 +15,8 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 
 from taskyard_common import metrics, task_runtime, worker_heartbeat
+from taskyard_common.attempt import Attempt
+from taskyard_common.attempt_observers import AttemptObserver, default_observers
 from taskyard_common.records import TaskStatus
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import TransitionOutcome
@@ -111,6 +113,14 @@ def _failure_count() -> float:
     return metrics.TASK_FAILURES.labels("data", "high")._value.get()  # type: ignore[attr-defined, no-any-return]
 
 
+class _Discards(AttemptObserver):
+    def __init__(self) -> None:
+        self.statuses: list[TaskStatus | None] = []
+
+    def after_discard(self, attempt: Attempt, status: TaskStatus | None) -> None:
+        self.statuses.append(status)
+
+
 class _OtherTask:
     name = "taskyard.email.send"
 
@@ -118,7 +128,8 @@ class _OtherTask:
 def test_a_hard_killed_attempt_is_recorded_failed_by_the_main_process() -> None:
     app = Celery("t", set_as_current=False)
     app.conf.task_queues = [q for q in kombu_queues() if q.name == "data.high"]
-    runtime = task_runtime.WorkerRuntime(_settings())
+    discards = _Discards()
+    runtime = task_runtime.WorkerRuntime(_settings(), [*default_observers(), discards])
     store = _Store()
     runtime.__dict__["store"] = store
     task = task_runtime.register_task(app, "data", lambda payload, context: {}, runtime)
@@ -138,6 +149,8 @@ def test_a_hard_killed_attempt_is_recorded_failed_by_the_main_process() -> None:
         "retryable": False,
     }
     assert store.failed == [("t-1", killed), ("t-1", killed)]
+    # The refused second FAILED is no task_result_discarded.
+    assert discards.statuses == []
 
 
 def test_tasks_carry_the_types_limits_for_messages_without_their_own() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from celery import Celery
 from celery.bin.base import CLIContext
@@ -92,3 +95,17 @@ def test_the_callback_worker_consumes_the_callbacks_queue() -> None:
 def test_the_callback_worker_keeps_its_queue_and_name(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         callback_worker_arguments(argv)
+
+
+@pytest.mark.parametrize("worker", ["data", "email", "file", "callback"])
+def test_python_dash_m_runs_the_worker_command(worker: str) -> None:
+    """`python -m taskyard_<type>_worker` is the command, not a silent import."""
+    shown = subprocess.run(
+        [sys.executable, "-m", f"taskyard_{worker}_worker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert f"usage: taskyard-{worker}-worker" in shown.stdout

@@ -87,11 +87,16 @@ class Attempt:
         for observer in self.observers.all:
             observer.after_retry(self, error, delay, next_retry_at)
 
-    def fail(self, error: dict[str, Any]) -> bool:
-        """FAILED; False when the record refused it (already final, or gone)."""
+    def fail(self, error: dict[str, Any], *, reported_twice: bool = False) -> bool:
+        """FAILED; False when the record refused it (already final, or gone).
+
+        reported_twice: the failure may arrive twice (Celery's hard time limit); a record
+        already FAILED is then the first report's doing, not a discarded result.
+        """
         failed = self.store.fail(self.task_id, error)
         if not failed.applied:
-            self._discarded(failed)
+            if not (reported_twice and failed.previous_status is TaskStatus.FAILED):
+                self._discarded(failed)
             return False
         for observer in self.observers.all:
             observer.after_failure(self, error, failed.due_at)

@@ -196,7 +196,8 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
     the task_failure signal Celery sends there for a hard limit; Celery then acknowledges
     the message (task_acks_on_failure_or_timeout), so it is neither redelivered nor lost.
     Celery reports a hard limit twice (its timeout and its failure handlers): the record
-    refuses the second FAILED, so the failure is counted, logged and final once.
+    refuses the second FAILED, so the failure is counted, logged and final once, and that
+    refusal is no discarded result.
     """
 
     def on_failure(sender: Any = None, task_id: str = "", exception: Any = None, **_: Any) -> None:
@@ -212,7 +213,8 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
                 "type": error_type_name(exception),
                 "message": time_limit_message(hard_seconds, killed=True),
                 "retryable": False,
-            }
+            },
+            reported_twice=True,
         )
 
     # One receiver per task name: the latest registration's (a dispatch_uid keeps the first).

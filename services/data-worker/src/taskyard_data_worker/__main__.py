@@ -7,3 +7,7 @@ from taskyard_data_worker.tasks import process_data
 
 def main() -> None:
     start_worker("data", process_data, on_start=share_cores_with_the_pool)
+
+
+if __name__ == "__main__":
+    main()

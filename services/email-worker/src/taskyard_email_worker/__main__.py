@@ -6,3 +6,7 @@ from taskyard_email_worker.tasks import send_email, warn_when_smtp_unset
 
 def main() -> None:
     start_worker("email", send_email, on_start=warn_when_smtp_unset)
+
+
+if __name__ == "__main__":
+    main()

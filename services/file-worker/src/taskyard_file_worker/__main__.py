@@ -6,3 +6,7 @@ from taskyard_file_worker.tasks import process_file
 
 def main() -> None:
     start_worker("file", process_file)
+
+
+if __name__ == "__main__":
+    main()
