@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
+import time
 
 import pytest
 
@@ -108,3 +111,60 @@ def test_a_name_that_does_not_resolve_is_unresolvable(monkeypatch: pytest.Monkey
     monkeypatch.setattr(address_policy.socket, "getaddrinfo", no_such_name)
     with pytest.raises(Unresolvable, match="does not resolve"):
         check_url("https://hooks.example.com/x", NONE)
+
+
+def test_a_lookup_that_does_not_answer_is_unresolvable_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer = threading.Event()
+
+    def never_answers(*_args: object, **_kwargs: object) -> list[object]:
+        answer.wait(10)
+        return []
+
+    monkeypatch.setattr(address_policy.socket, "getaddrinfo", never_answers)
+    monkeypatch.setattr(address_policy, "LOOKUP_TIMEOUT_SECONDS", 0.2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(Unresolvable, match="does not resolve in time"):
+            check_url("https://slow-1.example.com/x", NONE)
+        assert time.monotonic() - started < 2
+    finally:
+        answer.set()
+
+
+def test_a_request_budget_bounds_all_its_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = threading.Event()
+
+    def never_answers(*_args: object, **_kwargs: object) -> list[object]:
+        answer.wait(10)
+        return []
+
+    monkeypatch.setattr(address_policy.socket, "getaddrinfo", never_answers)
+    monkeypatch.setattr(address_policy, "LOOKUP_TIMEOUT_SECONDS", 0.2)
+    address_policy.start_lookup_budget(0.5)
+    started = time.monotonic()
+    try:
+        for index in range(50):
+            with pytest.raises(Unresolvable, match="in time"):
+                check_url(f"https://budget-{index}.example.com/x", NONE)
+        assert time.monotonic() - started < 1.5
+    finally:
+        address_policy.end_lookup_budget()
+        answer.set()
+
+
+def test_a_host_name_is_resolved_once_while_its_answer_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def public(host: str, port: int, **_kwargs: object) -> list[object]:
+        calls.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(address_policy.socket, "getaddrinfo", public)
+    for _ in range(100):
+        target = check_url("https://cached-once.example.com/x", NONE)
+        assert target.addresses == addresses("93.184.216.34")
+    assert calls == ["cached-once.example.com"]
