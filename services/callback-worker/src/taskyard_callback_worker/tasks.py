@@ -75,6 +75,10 @@ class Deliveries:
         if record is None or record.callback is None:
             log.warning("callback_record_gone")
             return None
+        if not self.store.is_current_delivery(task_id, delivery_id):
+            # The task ran again and ended again: its new delivery tells the receiver.
+            log.info("callback_superseded")
+            return None
         url = record.callback.url
         body = request_body(record)
         status_code: int | None = None
@@ -118,7 +122,10 @@ class Deliveries:
             last_error=None if error is None else error[:MAX_ERROR_CHARS],
             delivered_at=now_iso() if step is Next.DELIVERED else None,
         )
-        self.store.set_callback_state(task_id, state)
+        if not self.store.set_callback_state(task_id, delivery_id, state):
+            # Superseded (or the record expired) during the POST: this outcome is no one's.
+            log.info("callback_outcome_dropped", status_code=status_code, error=state.last_error)
+            return None
         elapsed = round(time.monotonic() - started, 3)
         if step is Next.DELIVERED:
             log.info("callback_delivered", status_code=status_code, duration_seconds=elapsed)

@@ -37,7 +37,7 @@ class CallbackRequests:
         delivery_id = str(uuid.uuid4())
         event = EVENTS[status]
         # Each final status is a delivery of its own: a rerun that ends again is told again.
-        store.set_callback_state(task_id, CallbackState(url=state.url))
+        store.start_callback_delivery(task_id, delivery_id, CallbackState(url=state.url))
         app = self._app or celery.current_app
         try:
             app.send_task(
@@ -54,6 +54,7 @@ class CallbackRequests:
             # The task's own outcome stands; only its callback is lost, and the record says so.
             store.set_callback_state(
                 task_id,
+                delivery_id,
                 CallbackState(
                     url=state.url, status=CallbackStatus.FAILED, last_error=f"not queued: {error}"
                 ),
