@@ -2,7 +2,9 @@
 
 `CallbackRequests` is the status store's final-status listener in the workers and the
 API, so every way a task ends (a worker's SUCCESS or FAILED, a hard time limit, the API's
-cancel, a rerun that could not be queued) asks for exactly one delivery.
+cancel, a rerun that could not be queued) asks for one delivery. It asks after the final
+status is committed: a process killed between the two asks for none (the record's
+`callback` then stays PENDING), and a failure here never undoes or hides that status.
 """
 
 from __future__ import annotations
@@ -31,6 +33,14 @@ class CallbackRequests:
         self._app = app
 
     def __call__(self, store: StatusStore, task_id: str, status: TaskStatus) -> None:
+        try:
+            self._request(store, task_id, status)
+        except Exception as error:
+            # The status is final already; the caller (a worker's success, the API's cancel)
+            # must go on as if it were told nothing. Only the callback is lost.
+            log.error("callback_enqueue_failed", task_id=task_id, error=str(error))
+
+    def _request(self, store: StatusStore, task_id: str, status: TaskStatus) -> None:
         state = store.callback_state(task_id)
         if state is None:
             return
