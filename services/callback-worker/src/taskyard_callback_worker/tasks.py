@@ -30,7 +30,7 @@ from taskyard_common.records import CallbackState, CallbackStatus, TaskRecord
 from taskyard_common.retry import compute_backoff
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
-from taskyard_common.task_runtime import WorkerRuntime
+from taskyard_common.task_runtime import WorkerRuntime, publish_retry
 from taskyard_common.topology import CALLBACK_QUEUE_NAME, CALLBACK_TASK_NAME
 
 MAX_ERROR_CHARS = 500
@@ -159,6 +159,9 @@ def register_deliver(app: Celery, settings: Settings) -> Task:
         attempt = (self.request.retries or 0) + 1
         delay = deliveries.attempt(task_id, delivery_id, event, attempt)
         if delay is not None:
-            raise self.retry(countdown=delay, max_retries=None, queue=CALLBACK_QUEUE_NAME)
+            # As a task's retry: a retry the broker refuses requeues this attempt instead
+            # of acknowledging it (which would leave the callback PENDING for ever).
+            log = logger.bind(task_id=task_id, delivery_id=delivery_id, attempt=attempt)
+            raise publish_retry(self, CALLBACK_QUEUE_NAME, delay, {}, log)
 
     return deliver
