@@ -18,7 +18,7 @@ BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://10.0.0.5/hook", "private address 10.0.0.5"),
+        ("http://10.0.0.5/hook", "10.0.0.5 is a private address"),
         ("http://127.0.0.1:8080/hook", "loopback"),
         ("http://169.254.169.254/latest/meta-data/", "link-local"),
         ("http://[::ffff:192.168.0.1]/hook", "private"),

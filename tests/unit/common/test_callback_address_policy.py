@@ -43,7 +43,9 @@ def addresses(*texts: str) -> tuple[address_policy.IPAddress, ...]:
         ("hooks.example.com", ("0.0.0.0",), NONE, "unspecified"),
         ("hooks.example.com", ("::",), NONE, "unspecified"),
         ("hooks.example.com", ("240.0.0.1",), NONE, "reserved"),
-        ("hooks.example.com", ("100.64.0.1",), NONE, "address 100.64.0.1"),
+        ("hooks.example.com", ("100.64.0.1",), NONE, "private"),
+        ("hooks.example.com", ("fec0::1",), NONE, "site-local"),
+        ("hooks.example.com", ("::ffff:100.64.0.1",), NONE, "private"),
         ("hooks.example.com", ("::ffff:127.0.0.1",), NONE, "loopback"),
         ("hooks.example.com", ("::ffff:169.254.169.254",), NONE, "link-local"),
         ("hooks.example.com", ("::ffff:10.0.0.1",), NONE, "private"),
@@ -68,6 +70,12 @@ def test_refusal_table(
         assert reason is None
     else:
         assert reason is not None and refused_because in reason
+        # A host name's resolved address stays in the server's log, out of the reason.
+        assert all(text not in reason for text in resolved)
+
+
+def test_an_ip_literal_is_echoed_in_the_reason() -> None:
+    assert refusal("10.0.0.1", addresses("10.0.0.1"), NONE) == "10.0.0.1 is a private address"
 
 
 @pytest.mark.parametrize(

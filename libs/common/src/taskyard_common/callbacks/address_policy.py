@@ -25,6 +25,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from taskyard_common.logs import get_logger
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SCHEME_PORTS = {"http": 80, "https": 443}
@@ -45,6 +47,8 @@ METADATA_HOST_NAMES = frozenset(
 # Not in Python's is_private or is_reserved for every version: AWS's IPv6 metadata address
 # (fd00:ec2::254 is ULA, already refused) and the carrier-grade NAT range.
 EXTRA_REFUSED_NETWORKS = (ipaddress.ip_network("100.64.0.0/10"),)
+
+log = get_logger("taskyard.callback")
 
 LOOKUP_TIMEOUT_SECONDS = 2.0
 LOOKUP_CACHE_SECONDS = 30.0
@@ -78,7 +82,8 @@ def normal_host(host: str) -> str:
 
 
 def address_refusal(address: IPAddress) -> str | None:
-    """Why a callback may not go to `address`; None when it may."""
+    """The class of address `address` is ("private", "loopback", …) when a callback may
+    not go to it; None when it may."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is not None:
@@ -89,6 +94,8 @@ def address_refusal(address: IPAddress) -> str | None:
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
+        # fec0::/10, deprecated, yet neither private nor non-global for Python 3.11.
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved),
         ("private", address.is_private),
@@ -97,8 +104,16 @@ def address_refusal(address: IPAddress) -> str | None:
     )
     for reason, refused in checks:
         if refused:
-            return f"{reason} address {address}"
+            return reason
     return None
+
+
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def refusal(
@@ -108,7 +123,9 @@ def refusal(
 
     A host in `allowed_hosts` (TASKYARD_CALLBACK_ALLOWED_HOSTS) may resolve to anything;
     any other is refused if it is a metadata name, resolves to nothing, or resolves to one
-    address that is not public (all are checked: the client picks among them).
+    address that is not public (all are checked: the client picks among them). The reason
+    names the class of address only, not the address a host name resolved to (that would
+    tell a client about the internal network); an IP literal is the client's own.
     """
     name = normal_host(host)
     if name in allowed_hosts:
@@ -120,7 +137,9 @@ def refusal(
     for address in addresses:
         reason = address_refusal(address)
         if reason is not None:
-            return f"{name} resolves to a {reason}"
+            if is_ip_literal(name):
+                return f"{name} is a {reason} address"
+            return f"{name} resolves to a {reason} address"
     return None
 
 
@@ -191,10 +210,8 @@ def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
 
     Raises Unresolvable when the name does not resolve, or not within
     LOOKUP_TIMEOUT_SECONDS or what is left of this context's lookup budget."""
-    try:
+    if is_ip_literal(host):
         return (ipaddress.ip_address(host.strip("[]")),)
-    except ValueError:
-        pass
     timeout = LOOKUP_TIMEOUT_SECONDS
     deadline = _lookup_deadline.get()
     if deadline is not None:
@@ -224,6 +241,12 @@ def check_url(url: str, allowed_hosts: frozenset[str]) -> Target:
     addresses = resolve(host, port)
     reason = refusal(host, addresses, allowed_hosts)
     if reason is not None:
+        log.warning(
+            "callback_url_refused",
+            host=host,
+            addresses=[str(address) for address in addresses],
+            reason=reason,
+        )
         allowed = "" if normal_host(host) in allowed_hosts else " (TASKYARD_CALLBACK_ALLOWED_HOSTS)"
         raise CallbackRefused(f"refused: {reason}{allowed}")
     path = parts.path or "/"
