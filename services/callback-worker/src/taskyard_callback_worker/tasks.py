@@ -68,7 +68,7 @@ class Deliveries:
     def store(self) -> StatusStore:
         return self.runtime.store
 
-    def attempt(self, task_id: str, delivery_id: str, event: str, attempt: int) -> float | None:
+    def attempt(self, task_id: str, delivery_id: str, event: str, attempt: int) -> int | None:
         """One attempt; the seconds to wait before the next one, None when it is over."""
         log = logger.bind(task_id=task_id, delivery_id=delivery_id, attempt=attempt)
         record = self.store.get(task_id)
