@@ -3,13 +3,13 @@ shown in the OpenAPI document. No servers: a request that passed validation gets
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import pytest
 
 from support.api_app import MakeClient
+from support.unanswered_lookups import unanswered_lookups
 from taskyard_common.callbacks import address_policy
 
 BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
@@ -72,21 +72,11 @@ def test_openapi_shows_callback_url_and_the_record_callback(make_client: MakeCli
 def test_a_batch_of_hosts_that_never_resolve_is_answered_within_the_lookup_budget(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    answer = threading.Event()
-
-    def never_answers(*_args: object, **_kwargs: object) -> list[object]:
-        answer.wait(10)
-        return []
-
-    monkeypatch.setattr(address_policy.socket, "getaddrinfo", never_answers)
-    monkeypatch.setattr(address_policy, "LOOKUP_TIMEOUT_SECONDS", 0.2)
     monkeypatch.setattr(address_policy, "REQUEST_LOOKUP_BUDGET_SECONDS", 0.5)
     items = [{**BODY, "callback_url": f"https://never-{i}.example.com/"} for i in range(40)]
     started = time.monotonic()
-    try:
+    with unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2):
         response = make_client().post("/api/tasks/batch", json={"tasks": items})
-    finally:
-        answer.set()
     assert time.monotonic() - started < 2
     assert response.status_code == 422, response.text
     assert "does not resolve in time" in response.get_json()["error"]["details"][0]["msg"]

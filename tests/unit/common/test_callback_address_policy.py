@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 import time
 
 import pytest
 
+from support.unanswered_lookups import unanswered_lookups
 from taskyard_common.callbacks import address_policy
 from taskyard_common.callbacks.address_policy import (
     CallbackRefused,
@@ -124,42 +124,26 @@ def test_a_name_that_does_not_resolve_is_unresolvable(monkeypatch: pytest.Monkey
 def test_a_lookup_that_does_not_answer_is_unresolvable_in_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    answer = threading.Event()
-
-    def never_answers(*_args: object, **_kwargs: object) -> list[object]:
-        answer.wait(10)
-        return []
-
-    monkeypatch.setattr(address_policy.socket, "getaddrinfo", never_answers)
-    monkeypatch.setattr(address_policy, "LOOKUP_TIMEOUT_SECONDS", 0.2)
     started = time.monotonic()
-    try:
-        with pytest.raises(Unresolvable, match="does not resolve in time"):
-            check_url("https://slow-1.example.com/x", NONE)
-        assert time.monotonic() - started < 2
-    finally:
-        answer.set()
+    with (
+        unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2),
+        pytest.raises(Unresolvable, match="does not resolve in time"),
+    ):
+        check_url("https://slow-1.example.com/x", NONE)
+    assert time.monotonic() - started < 2
 
 
 def test_a_request_budget_bounds_all_its_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
-    answer = threading.Event()
-
-    def never_answers(*_args: object, **_kwargs: object) -> list[object]:
-        answer.wait(10)
-        return []
-
-    monkeypatch.setattr(address_policy.socket, "getaddrinfo", never_answers)
-    monkeypatch.setattr(address_policy, "LOOKUP_TIMEOUT_SECONDS", 0.2)
-    address_policy.start_lookup_budget(0.5)
     started = time.monotonic()
+    address_policy.start_lookup_budget(0.5)
     try:
-        for index in range(50):
-            with pytest.raises(Unresolvable, match="in time"):
-                check_url(f"https://budget-{index}.example.com/x", NONE)
-        assert time.monotonic() - started < 1.5
+        with unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2):
+            for index in range(50):
+                with pytest.raises(Unresolvable, match="in time"):
+                    check_url(f"https://budget-{index}.example.com/x", NONE)
     finally:
         address_policy.end_lookup_budget()
-        answer.set()
+    assert time.monotonic() - started < 1.5
 
 
 def test_a_host_name_is_resolved_once_while_its_answer_is_kept(
