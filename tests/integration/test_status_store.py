@@ -11,9 +11,17 @@ import redis
 
 from support import servers
 from support.stack import claim_redis_db, release_redis_db
+from taskyard_callback_worker.tasks import Deliveries
 from taskyard_common import status_store
 from taskyard_common.clock import now_iso
-from taskyard_common.records import HistoryEntry, TaskRecord, TaskStatus
+from taskyard_common.records import (
+    CallbackState,
+    CallbackStatus,
+    HistoryEntry,
+    TaskRecord,
+    TaskStatus,
+)
+from taskyard_common.settings import Settings
 from taskyard_common.status_store import NewTask, StatusStore
 from taskyard_common.task_cursors import CursorError
 
@@ -194,3 +202,32 @@ def test_create_many_loads_a_script_redis_does_not_know(store: StatusStore) -> N
     record = new_record()
     assert store.create_many([NewTask(record, {})]) == [None]
     assert store.get(record.id) is not None
+
+
+def test_only_the_current_delivery_writes_the_callback_state(store: StatusStore) -> None:
+    record = queued(store, callback={"url": "https://hooks.example.com/x"})
+    pending = CallbackState(url="https://hooks.example.com/x")
+    assert store.start_callback_delivery(record.id, "d1", pending)
+    assert store.set_callback_state(record.id, "d1", pending.model_copy(update={"attempts": 1}))
+    # A rerun ended again: its delivery d2 is the record's now.
+    assert store.start_callback_delivery(record.id, "d2", pending)
+    delivered = pending.model_copy(update={"status": CallbackStatus.DELIVERED, "attempts": 1})
+    assert store.set_callback_state(record.id, "d2", delivered)
+    assert not store.is_current_delivery(record.id, "d1")
+    stale = pending.model_copy(update={"status": CallbackStatus.FAILED, "attempts": 2})
+    assert not store.set_callback_state(record.id, "d1", stale)
+    assert store.callback_state(record.id) == delivered
+    kept = store.get(record.id)
+    assert kept is not None and kept.callback == delivered
+
+
+def test_the_callback_worker_drops_an_attempt_of_a_superseded_delivery(
+    store: StatusStore,
+) -> None:
+    record = queued(store, callback={"url": "https://93.184.216.34/hook"})
+    current = CallbackState(url="https://93.184.216.34/hook")
+    store.start_callback_delivery(record.id, "new-delivery", current)
+    deliveries = Deliveries(Settings())
+    deliveries.runtime.__dict__["store"] = store  # the runtime's cached store, on the test's db
+    assert deliveries.attempt(record.id, "old-delivery", "task.failed", 2) is None
+    assert store.callback_state(record.id) == current

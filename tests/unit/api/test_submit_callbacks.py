@@ -3,11 +3,14 @@ shown in the OpenAPI document. No servers: a request that passed validation gets
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from support.api_app import MakeClient
+from support.unanswered_lookups import unanswered_lookups
+from taskyard_common.callbacks import address_policy
 
 BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
 
@@ -15,7 +18,7 @@ BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://10.0.0.5/hook", "private address 10.0.0.5"),
+        ("http://10.0.0.5/hook", "10.0.0.5 is a private address"),
         ("http://127.0.0.1:8080/hook", "loopback"),
         ("http://169.254.169.254/latest/meta-data/", "link-local"),
         ("http://[::ffff:192.168.0.1]/hook", "private"),
@@ -64,3 +67,16 @@ def test_openapi_shows_callback_url_and_the_record_callback(make_client: MakeCli
         "last_error",
         "delivered_at",
     }
+
+
+def test_a_batch_of_hosts_that_never_resolve_is_answered_within_the_lookup_budget(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(address_policy, "REQUEST_LOOKUP_BUDGET_SECONDS", 0.5)
+    items = [{**BODY, "callback_url": f"https://never-{i}.example.com/"} for i in range(40)]
+    started = time.monotonic()
+    with unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2):
+        response = make_client().post("/api/tasks/batch", json={"tasks": items})
+    assert time.monotonic() - started < 2
+    assert response.status_code == 422, response.text
+    assert "does not resolve in time" in response.get_json()["error"]["details"][0]["msg"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import time
 
 import pytest
 
+from support.unanswered_lookups import unanswered_lookups
 from taskyard_common.callbacks import address_policy
 from taskyard_common.callbacks.address_policy import (
     CallbackRefused,
@@ -40,7 +43,9 @@ def addresses(*texts: str) -> tuple[address_policy.IPAddress, ...]:
         ("hooks.example.com", ("0.0.0.0",), NONE, "unspecified"),
         ("hooks.example.com", ("::",), NONE, "unspecified"),
         ("hooks.example.com", ("240.0.0.1",), NONE, "reserved"),
-        ("hooks.example.com", ("100.64.0.1",), NONE, "address 100.64.0.1"),
+        ("hooks.example.com", ("100.64.0.1",), NONE, "private"),
+        ("hooks.example.com", ("fec0::1",), NONE, "site-local"),
+        ("hooks.example.com", ("::ffff:100.64.0.1",), NONE, "private"),
         ("hooks.example.com", ("::ffff:127.0.0.1",), NONE, "loopback"),
         ("hooks.example.com", ("::ffff:169.254.169.254",), NONE, "link-local"),
         ("hooks.example.com", ("::ffff:10.0.0.1",), NONE, "private"),
@@ -65,6 +70,12 @@ def test_refusal_table(
         assert reason is None
     else:
         assert reason is not None and refused_because in reason
+        # A host name's resolved address stays in the server's log, out of the reason.
+        assert all(text not in reason for text in resolved)
+
+
+def test_an_ip_literal_is_echoed_in_the_reason() -> None:
+    assert refusal("10.0.0.1", addresses("10.0.0.1"), NONE) == "10.0.0.1 is a private address"
 
 
 @pytest.mark.parametrize(
@@ -108,3 +119,44 @@ def test_a_name_that_does_not_resolve_is_unresolvable(monkeypatch: pytest.Monkey
     monkeypatch.setattr(address_policy.socket, "getaddrinfo", no_such_name)
     with pytest.raises(Unresolvable, match="does not resolve"):
         check_url("https://hooks.example.com/x", NONE)
+
+
+def test_a_lookup_that_does_not_answer_is_unresolvable_in_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started = time.monotonic()
+    with (
+        unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2),
+        pytest.raises(Unresolvable, match="does not resolve in time"),
+    ):
+        check_url("https://slow-1.example.com/x", NONE)
+    assert time.monotonic() - started < 2
+
+
+def test_a_request_budget_bounds_all_its_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    started = time.monotonic()
+    address_policy.start_lookup_budget(0.5)
+    try:
+        with unanswered_lookups(monkeypatch, lookup_timeout_seconds=0.2):
+            for index in range(50):
+                with pytest.raises(Unresolvable, match="in time"):
+                    check_url(f"https://budget-{index}.example.com/x", NONE)
+    finally:
+        address_policy.end_lookup_budget()
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_host_name_is_resolved_once_while_its_answer_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def public(host: str, port: int, **_kwargs: object) -> list[object]:
+        calls.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(address_policy.socket, "getaddrinfo", public)
+    for _ in range(100):
+        target = check_url("https://cached-once.example.com/x", NONE)
+        assert target.addresses == addresses("93.184.216.34")
+    assert calls == ["cached-once.example.com"]

@@ -34,7 +34,7 @@ class _Log:
 
 def test_a_published_retry_is_returned_to_be_raised() -> None:
     task = _Task(Retry("later"))
-    outcome = task_runtime._publish_retry(task, "email.high", 4, REPRS, _Log())  # type: ignore[arg-type]
+    outcome = task_runtime.publish_retry(task, "email.high", 4, REPRS, _Log())  # type: ignore[arg-type]
     assert isinstance(outcome, Retry)
     assert task.options["countdown"] == 4
     assert task.options["queue"] == "email.high"
@@ -48,7 +48,7 @@ def test_an_unpublished_retry_requeues_after_a_bounded_pause(
     slept: list[float] = []
     monkeypatch.setattr(task_runtime.time, "sleep", slept.append)
     log = _Log()
-    outcome = task_runtime._publish_retry(
+    outcome = task_runtime.publish_retry(
         _Task(ConnectionError("broker refused")),  # type: ignore[arg-type]
         "email.high",
         delay,

@@ -145,13 +145,24 @@ if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL'
 return 1
 """
 
-# Set a field of a record that still exists (a delivery must not revive an expired record).
-# KEYS: record hash. ARGV: field, value.
-_LUA_SET_IF_EXISTS = """
+# A record's callback state, on a record that still exists (a delivery must not revive an
+# expired record). Its delivery id is kept beside it, out of the public `callback`: a new
+# delivery ('start') replaces it; an attempt writes only while its delivery is the record's
+# (records from before delivery ids have none: any attempt is theirs).
+# KEYS: record hash. ARGV: state JSON, delivery id, 'start' or 'attempt'.
+# Returns 1 written, 0 record gone, -1 another delivery is the record's.
+_LUA_SET_CALLBACK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == 'start' then
+  redis.call('HSET', KEYS[1], 'callback', ARGV[1], 'callback_delivery', ARGV[2])
+  return 1
+end
+local current = redis.call('HGET', KEYS[1], 'callback_delivery')
+if current and current ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'callback', ARGV[1])
 return 1
 """
+CALLBACK_DELIVERY_FIELD = "callback_delivery"
 
 _JSON_FIELDS = ("result", "error", "payload", "callback")
 _INT_FIELDS = ("attempts", "max_retries")
@@ -196,7 +207,7 @@ def _encode(value: Any) -> str:
 def _decode_record(raw: dict[str, str], history: Sequence[str]) -> TaskRecord:
     values: dict[str, Any] = {}
     for field, text in raw.items():
-        if field in ("score", "payload"):
+        if field in ("score", "payload", CALLBACK_DELIVERY_FIELD):
             continue
         if text == _NULL:
             values[field] = None
@@ -229,7 +240,7 @@ class StatusStore:
         self._transition = client.register_script(_LUA_TRANSITION)
         self._create = client.register_script(_LUA_CREATE)
         self._discard = client.register_script(_LUA_DISCARD)
-        self._set_if_exists = client.register_script(_LUA_SET_IF_EXISTS)
+        self._set_callback = client.register_script(_LUA_SET_CALLBACK)
 
     @classmethod
     def from_url(
@@ -373,10 +384,27 @@ class StatusStore:
         text = self._redis.hget(self.keys.task(task_id), "callback")
         return CallbackState.model_validate_json(text) if text else None
 
-    def set_callback_state(self, task_id: str, state: CallbackState) -> bool:
-        """False when the record is gone (expired): nothing is written then."""
+    def start_callback_delivery(self, task_id: str, delivery_id: str, state: CallbackState) -> bool:
+        """`delivery_id` becomes the record's delivery, in `state`; False: the record is gone."""
+        return self._write_callback(task_id, delivery_id, state, "start") == 1
+
+    def set_callback_state(self, task_id: str, delivery_id: str, state: CallbackState) -> bool:
+        """An attempt's outcome, written only while `delivery_id` is the record's delivery
+        (a delivery left waiting by a rerun must not overwrite the new one's state);
+        False when nothing was written: the record is gone or another delivery is its."""
+        return self._write_callback(task_id, delivery_id, state, "attempt") == 1
+
+    def is_current_delivery(self, task_id: str, delivery_id: str) -> bool:
+        current = self._redis.hget(self.keys.task(task_id), CALLBACK_DELIVERY_FIELD)
+        return current is None or current == delivery_id
+
+    def _write_callback(
+        self, task_id: str, delivery_id: str, state: CallbackState, mode: str
+    ) -> int:
         value = _encode(state.model_dump(mode="json"))
-        return bool(self._set_if_exists(keys=[self.keys.task(task_id)], args=["callback", value]))
+        return int(
+            self._set_callback(keys=[self.keys.task(task_id)], args=[value, delivery_id, mode])
+        )
 
     def begin_attempt(self, task_id: str, worker: str) -> TransitionOutcome:
         """RECEIVED then PROCESSING (or PROCESSING alone after a backoff); refused once final."""

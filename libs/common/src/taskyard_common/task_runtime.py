@@ -173,7 +173,7 @@ def register_task(
             case Verdict.RETRY:
                 assert decision.error is not None
                 attempt.retry(decision.error, decision.delay_seconds)
-                raise _publish_retry(
+                raise publish_retry(
                     self,
                     queue,
                     decision.delay_seconds,
@@ -223,7 +223,7 @@ def _record_hard_time_limits(task: Task, task_type: TaskType, runtime: WorkerRun
     signals.task_failure.connect(on_failure, weak=False, dispatch_uid=dispatch_uid)
 
 
-def _publish_retry(
+def publish_retry(
     task: Task, queue: str, delay: int, reprs: dict[str, str], log: Any
 ) -> BaseException:
     """The retry message, published to the task's own queue through the delay exchanges.

@@ -21,6 +21,7 @@ from taskyard_api.openapi_examples import add_submit_examples
 from taskyard_api.paths import DOCS_PREFIX, METRICS_PATH, OPENAPI_PATH
 from taskyard_api.request_guards import StrictJSONProvider
 from taskyard_api.services import EXTENSION_KEY, Services
+from taskyard_common.callbacks import address_policy
 from taskyard_common.logs import configure_logging, get_logger
 from taskyard_common.settings import Settings, get_settings
 
@@ -58,6 +59,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     rate_limit.install(app, settings)
     app.before_request(require_api_key)
     http_metrics.install(app)
+    # callback_url is checked by resolving its host: a request may only wait so long for that.
+    app.before_request(address_policy.start_lookup_budget)
+    app.teardown_request(address_policy.end_lookup_budget)
     security_headers.install(app)
     register_error_handlers(app)
     for blueprint in (health_bp, tasks_bp, files_bp, monitoring_bp):

@@ -30,7 +30,7 @@ from taskyard_common.records import CallbackState, CallbackStatus, TaskRecord
 from taskyard_common.retry import compute_backoff
 from taskyard_common.settings import Settings
 from taskyard_common.status_store import StatusStore
-from taskyard_common.task_runtime import WorkerRuntime
+from taskyard_common.task_runtime import WorkerRuntime, publish_retry
 from taskyard_common.topology import CALLBACK_QUEUE_NAME, CALLBACK_TASK_NAME
 
 MAX_ERROR_CHARS = 500
@@ -68,12 +68,16 @@ class Deliveries:
     def store(self) -> StatusStore:
         return self.runtime.store
 
-    def attempt(self, task_id: str, delivery_id: str, event: str, attempt: int) -> float | None:
+    def attempt(self, task_id: str, delivery_id: str, event: str, attempt: int) -> int | None:
         """One attempt; the seconds to wait before the next one, None when it is over."""
         log = logger.bind(task_id=task_id, delivery_id=delivery_id, attempt=attempt)
         record = self.store.get(task_id)
         if record is None or record.callback is None:
             log.warning("callback_record_gone")
+            return None
+        if not self.store.is_current_delivery(task_id, delivery_id):
+            # The task ran again and ended again: its new delivery tells the receiver.
+            log.info("callback_superseded")
             return None
         url = record.callback.url
         body = request_body(record)
@@ -118,7 +122,10 @@ class Deliveries:
             last_error=None if error is None else error[:MAX_ERROR_CHARS],
             delivered_at=now_iso() if step is Next.DELIVERED else None,
         )
-        self.store.set_callback_state(task_id, state)
+        if not self.store.set_callback_state(task_id, delivery_id, state):
+            # Superseded (or the record expired) during the POST: this outcome is no one's.
+            log.info("callback_outcome_dropped", status_code=status_code, error=state.last_error)
+            return None
         elapsed = round(time.monotonic() - started, 3)
         if step is Next.DELIVERED:
             log.info("callback_delivered", status_code=status_code, duration_seconds=elapsed)
@@ -152,6 +159,9 @@ def register_deliver(app: Celery, settings: Settings) -> Task:
         attempt = (self.request.retries or 0) + 1
         delay = deliveries.attempt(task_id, delivery_id, event, attempt)
         if delay is not None:
-            raise self.retry(countdown=delay, max_retries=None, queue=CALLBACK_QUEUE_NAME)
+            # As a task's retry: a retry the broker refuses requeues this attempt instead
+            # of acknowledging it (which would leave the callback PENDING for ever).
+            log = logger.bind(task_id=task_id, delivery_id=delivery_id, attempt=attempt)
+            raise publish_retry(self, CALLBACK_QUEUE_NAME, delay, {}, log)
 
     return deliver

@@ -2,7 +2,9 @@
 
 `CallbackRequests` is the status store's final-status listener in the workers and the
 API, so every way a task ends (a worker's SUCCESS or FAILED, a hard time limit, the API's
-cancel, a rerun that could not be queued) asks for exactly one delivery.
+cancel, a rerun that could not be queued) asks for one delivery. It asks after the final
+status is committed: a process killed between the two asks for none (the record's
+`callback` then stays PENDING), and a failure here never undoes or hides that status.
 """
 
 from __future__ import annotations
@@ -31,13 +33,21 @@ class CallbackRequests:
         self._app = app
 
     def __call__(self, store: StatusStore, task_id: str, status: TaskStatus) -> None:
+        try:
+            self._request(store, task_id, status)
+        except Exception as error:
+            # The status is final already; the caller (a worker's success, the API's cancel)
+            # must go on as if it were told nothing. Only the callback is lost.
+            log.error("callback_enqueue_failed", task_id=task_id, error=str(error))
+
+    def _request(self, store: StatusStore, task_id: str, status: TaskStatus) -> None:
         state = store.callback_state(task_id)
         if state is None:
             return
         delivery_id = str(uuid.uuid4())
         event = EVENTS[status]
         # Each final status is a delivery of its own: a rerun that ends again is told again.
-        store.set_callback_state(task_id, CallbackState(url=state.url))
+        store.start_callback_delivery(task_id, delivery_id, CallbackState(url=state.url))
         app = self._app or celery.current_app
         try:
             app.send_task(
@@ -54,6 +64,7 @@ class CallbackRequests:
             # The task's own outcome stands; only its callback is lost, and the record says so.
             store.set_callback_state(
                 task_id,
+                delivery_id,
                 CallbackState(
                     url=state.url, status=CallbackStatus.FAILED, last_error=f"not queued: {error}"
                 ),
