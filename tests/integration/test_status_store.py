@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
@@ -13,7 +14,7 @@ from support import servers
 from support.stack import claim_redis_db, release_redis_db
 from taskyard_callback_worker.tasks import Deliveries
 from taskyard_common import status_store
-from taskyard_common.clock import now_iso
+from taskyard_common.clock import iso, now_iso, utc_now
 from taskyard_common.records import (
     CallbackState,
     CallbackStatus,
@@ -160,6 +161,27 @@ def test_records_expire_with_the_ttl(store: StatusStore) -> None:
     assert 0 < store.redis.ttl(store.keys.history(record.id)) <= 60
     store.redis.delete(store.keys.task(record.id))
     assert store.list_records()[0] == []
+
+
+def test_a_scheduled_record_lives_its_wait_plus_the_ttl_then_the_plain_ttl(
+    store: StatusStore,
+) -> None:
+    delay = 10 * 24 * 3600
+    record = queued(store, status="SCHEDULED", run_at=iso(utc_now() + timedelta(seconds=delay)))
+    for key in (store.keys.task(record.id), store.keys.history(record.id)):
+        assert delay + 50 < store.redis.ttl(key) <= delay + 61
+
+    # Its index entry (scored by creation time) survives the pruning of a later create even
+    # once older than twice the TTL; the wildcard index lists it.
+    aged = int((utc_now() - timedelta(seconds=delay)).timestamp() * 1000)
+    everything = store.keys.index("*", "*", "*")
+    store.redis.zadd(everything, {record.id: aged})
+    queued(store)
+    assert store.redis.zscore(everything, record.id) == aged
+
+    assert store.begin_attempt(record.id, "w1").applied
+    for key in (store.keys.task(record.id), store.keys.history(record.id)):
+        assert 0 < store.redis.ttl(key) <= 60
 
 
 def test_a_held_idempotency_key_answers_its_holder_and_creates_nothing(

@@ -9,8 +9,10 @@ Listing uses one sorted set per filter combination, scored by creation time.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -38,6 +40,8 @@ from taskyard_common.task_cursors import (
 
 # Workers never create records; only the API passes its TASKYARD_IDEMPOTENCY_TTL_SECONDS.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: int = Settings.model_fields["idempotency_ttl_seconds"].default
+# Only the API creates records, and passes its TASKYARD_MAX_SCHEDULE_SECONDS.
+DEFAULT_MAX_SCHEDULE_SECONDS: int = Settings.model_fields["max_schedule_seconds"].default
 _NULL = ""
 # Any status but a final one: where a new attempt, a failure or a cancel may come from.
 _UNFINISHED = frozenset(TaskStatus) - FINAL_STATUSES
@@ -111,7 +115,7 @@ return {1, current, due_at or '', record.owner or ''}
 # atomic step: no other request can see the key held by a record that does not exist yet.
 # A key whose record is gone (expired) is taken over. Returns the holder's id, or '' if created.
 # KEYS: record hash, history list, idempotency key ('' for none), then the index sorted sets.
-# ARGV: ttl, id, score, stale-before score, idempotency ttl, task key template,
+# ARGV: ttl (a scheduled task's counts from its run_at), id, score, stale-before score, idempotency ttl, task key template,
 # number of history entries n, the n entries, then field/value pairs.
 _LUA_CREATE = (
     LUA_FILL_KEY
@@ -196,6 +200,15 @@ class TransitionOutcome:
         return self.previous_status is None
 
 
+def created_record_ttl_seconds(ttl_seconds: int, now: datetime, run_at: str | None) -> int:
+    """The TTL a new record starts with: a scheduled task's record must outlive its wait
+    (it holds the owner and payload the task runs with), so the time until run_at is added."""
+    if not run_at:
+        return ttl_seconds
+    wait = math.ceil((datetime.fromisoformat(run_at) - now).total_seconds())
+    return ttl_seconds + max(0, wait)
+
+
 def _encode(value: Any) -> str:
     if value is None:
         return _NULL
@@ -231,11 +244,13 @@ class StatusStore:
         idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
         on_final: FinalListener | None = None,
         keys: RedisKeys = REDIS_KEYS,
+        max_schedule_seconds: int = DEFAULT_MAX_SCHEDULE_SECONDS,
     ) -> None:
         self._redis = client
         self.keys = keys
         self._ttl_seconds = ttl_seconds
         self._idempotency_ttl_seconds = idempotency_ttl_seconds
+        self._max_schedule_seconds = max_schedule_seconds
         self._on_final = on_final
         self._transition = client.register_script(_LUA_TRANSITION)
         self._create = client.register_script(_LUA_CREATE)
@@ -249,6 +264,7 @@ class StatusStore:
         ttl_seconds: int,
         idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS,
         on_final: FinalListener | None = None,
+        max_schedule_seconds: int = DEFAULT_MAX_SCHEDULE_SECONDS,
     ) -> StatusStore:
         client = redis.Redis.from_url(
             url,
@@ -257,7 +273,13 @@ class StatusStore:
             socket_timeout=5,
             health_check_interval=30,
         )
-        return cls(client, ttl_seconds, idempotency_ttl_seconds, on_final)
+        return cls(
+            client,
+            ttl_seconds,
+            idempotency_ttl_seconds,
+            on_final,
+            max_schedule_seconds=max_schedule_seconds,
+        )
 
     @property
     def redis(self) -> redis.Redis:
@@ -280,16 +302,19 @@ class StatusStore:
 
     def _create_call(self, new: NewTask) -> tuple[list[str], list[str]]:
         record = new.record
-        score = int(utc_now().timestamp() * 1000)
+        now = utc_now()
+        score = int(now.timestamp() * 1000)
         fields = record.model_dump(exclude={"history"}, mode="json")
         fields["payload"] = new.payload
         fields["score"] = score
-        stale_before = score - 2 * self._ttl_seconds * 1000
+        # Index entries are scored by creation time: one of a task scheduled furthest ahead
+        # must outlive its wait too (entries of expired records are skipped when listing).
+        stale_before = score - (2 * self._ttl_seconds + self._max_schedule_seconds) * 1000
         history = [
             json.dumps(h.model_dump(mode="json"), separators=(",", ":")) for h in record.history
         ]
         args: list[str] = [
-            str(self._ttl_seconds),
+            str(created_record_ttl_seconds(self._ttl_seconds, now, record.run_at)),
             record.id,
             str(score),
             str(stale_before),

@@ -38,6 +38,7 @@ class Services:
                 settings.result_ttl_seconds,
                 settings.idempotency_ttl_seconds,
                 on_final=CallbackRequests(celery),
+                max_schedule_seconds=settings.max_schedule_seconds,
             ),
             files=FileStore.from_settings(settings),
             celery=celery,
