@@ -115,8 +115,9 @@ return {1, current, due_at or '', record.owner or ''}
 # atomic step: no other request can see the key held by a record that does not exist yet.
 # A key whose record is gone (expired) is taken over. Returns the holder's id, or '' if created.
 # KEYS: record hash, history list, idempotency key ('' for none), then the index sorted sets.
-# ARGV: ttl (a scheduled task's counts from its run_at), id, score, stale-before score, idempotency ttl, task key template,
-# number of history entries n, the n entries, then field/value pairs.
+# ARGV: ttl (a scheduled task's counts from its run_at), id, score, stale-before score,
+# idempotency ttl, task key template, number of history entries n, the n entries, then
+# field/value pairs.
 _LUA_CREATE = (
     LUA_FILL_KEY
     + """
