@@ -4,6 +4,7 @@ shown in the OpenAPI document. No servers: a request that passed validation gets
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from support.api_app import MakeClient
 from support.unanswered_lookups import unanswered_lookups
 from taskyard_common.callbacks import address_policy
+from taskyard_common.settings import get_settings
 
 BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
 
@@ -52,6 +54,35 @@ def test_a_public_callback_url_passes_validation(make_client: MakeClient) -> Non
         "/api/tasks", json={**BODY, "callback_url": "https://93.184.216.34/hooks/done"}
     )
     assert response.status_code == 503, response.text
+
+
+@pytest.fixture
+def callbacks_turned_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The submit model reads the process settings.
+    monkeypatch.setenv("TASKYARD_CALLBACKS_ENABLED", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("callbacks_turned_off")
+def test_a_callback_url_is_422_while_callbacks_are_turned_off(make_client: MakeClient) -> None:
+    client = make_client()
+    good = "https://93.184.216.34/hooks/done"
+    response = client.post("/api/tasks", json={**BODY, "callback_url": good})
+    assert response.status_code == 422, response.text
+    assert response.get_json()["error"]["details"] == [
+        {
+            "loc": ["callback_url"],
+            "msg": "callbacks are turned off on this server (TASKYARD_CALLBACKS_ENABLED)",
+        }
+    ]
+    batch = {"tasks": [BODY, {**BODY, "callback_url": good}]}
+    response = client.post("/api/tasks/batch", json=batch)
+    assert response.status_code == 422, response.text
+    assert response.get_json()["error"]["details"][0]["loc"] == ["tasks", 1, "callback_url"]
+    # Without callback_url a submit still passes validation (503: no servers behind it).
+    assert client.post("/api/tasks", json=BODY).status_code == 503
 
 
 def test_openapi_shows_callback_url_and_the_record_callback(make_client: MakeClient) -> None:
