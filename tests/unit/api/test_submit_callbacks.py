@@ -4,7 +4,6 @@ shown in the OpenAPI document. No servers: a request that passed validation gets
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from support.api_app import MakeClient
 from support.unanswered_lookups import unanswered_lookups
 from taskyard_common.callbacks import address_policy
-from taskyard_common.settings import get_settings
 
 BODY = {"type": "data", "payload": {"input": {"records": [{"x": 1}]}}}
 
@@ -54,15 +52,6 @@ def test_a_public_callback_url_passes_validation(make_client: MakeClient) -> Non
         "/api/tasks", json={**BODY, "callback_url": "https://93.184.216.34/hooks/done"}
     )
     assert response.status_code == 503, response.text
-
-
-@pytest.fixture
-def callbacks_turned_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # The submit model reads the process settings.
-    monkeypatch.setenv("TASKYARD_CALLBACKS_ENABLED", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("callbacks_turned_off")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, cast
 
 import celery
@@ -12,7 +11,6 @@ from structlog.testing import capture_logs
 
 from taskyard_common.callbacks.enqueue import CallbackRequests
 from taskyard_common.records import CallbackState, CallbackStatus, TaskStatus
-from taskyard_common.settings import get_settings
 from taskyard_common.status_store import StatusStore
 
 
@@ -48,14 +46,6 @@ class RecordingStore:
 class RefusingApp:
     def send_task(self, *args: Any, **kwargs: Any) -> None:
         raise AssertionError("nothing may be queued while callbacks are turned off")
-
-
-@pytest.fixture
-def callbacks_turned_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TASKYARD_CALLBACKS_ENABLED", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.mark.usefixtures("callbacks_turned_off")
