@@ -43,6 +43,7 @@ def test_the_signing_secret_is_generated_and_read_by_the_worker(default_objects)
     assert len(secret["signingSecret"]) == 48
     assert env["TASKYARD_CALLBACK_MAX_ATTEMPTS"] == "8"
     assert env["TASKYARD_CALLBACK_ALLOWED_HOSTS"] == ""
+    assert env["TASKYARD_CALLBACKS_ENABLED"] == "true"
     assert env["TASKYARD_BROKER_URL"].startswith("amqp://")
     assert env["TASKYARD_REDIS_URL"].startswith("redis://")
     settings = Settings(
@@ -89,11 +90,20 @@ def test_settings_reach_the_api_and_the_worker(helm) -> None:
     assert chartlib.named(objects, "ScaledObject", NAME)["spec"]["maxReplicaCount"] == 2
 
 
-def test_disabled_renders_no_callback_worker(helm) -> None:
+def test_disabled_renders_no_callback_worker_and_tells_the_api(helm) -> None:
     objects = chartlib.helm_template(helm, {"callbacks": {"enabled": False}})
     names = {o["metadata"]["name"] for o in objects}
     assert NAME not in names
     assert "taskyard-callbacks" not in names
+    # The API then refuses callback_url: no worker would ever consume the queue.
+    api = chartlib.named(objects, "Deployment", f"{chartlib.RELEASE}-api")
+    env = chartlib.resolve_env(api["spec"]["template"]["spec"]["containers"][0], objects)
+    assert env["TASKYARD_CALLBACKS_ENABLED"] == "false"
+    settings = Settings(
+        _env_file=None,
+        callbacks_enabled=env["TASKYARD_CALLBACKS_ENABLED"],
+    )  # type: ignore[call-arg]
+    assert settings.callbacks_enabled is False
 
 
 @pytest.mark.parametrize("grace", [30, 10])

@@ -54,6 +54,26 @@ def test_a_public_callback_url_passes_validation(make_client: MakeClient) -> Non
     assert response.status_code == 503, response.text
 
 
+@pytest.mark.usefixtures("callbacks_turned_off")
+def test_a_callback_url_is_422_while_callbacks_are_turned_off(make_client: MakeClient) -> None:
+    client = make_client()
+    good = "https://93.184.216.34/hooks/done"
+    response = client.post("/api/tasks", json={**BODY, "callback_url": good})
+    assert response.status_code == 422, response.text
+    assert response.get_json()["error"]["details"] == [
+        {
+            "loc": ["callback_url"],
+            "msg": "callbacks are turned off on this server (TASKYARD_CALLBACKS_ENABLED)",
+        }
+    ]
+    batch = {"tasks": [BODY, {**BODY, "callback_url": good}]}
+    response = client.post("/api/tasks/batch", json=batch)
+    assert response.status_code == 422, response.text
+    assert response.get_json()["error"]["details"][0]["loc"] == ["tasks", 1, "callback_url"]
+    # Without callback_url a submit still passes validation (503: no servers behind it).
+    assert client.post("/api/tasks", json=BODY).status_code == 503
+
+
 def test_openapi_shows_callback_url_and_the_record_callback(make_client: MakeClient) -> None:
     document = make_client().get("/api/openapi.json").get_json()
     schemas = document["components"]["schemas"]

@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # Completion callbacks. The signing secret has no default: the chart generates one and
     # `make run` writes one into .env; the callback worker refuses to start without it.
     callback_signing_secret: SecretStr = SecretStr("")
+    # False where no callback worker runs (the chart's callbacks.enabled): the API then refuses
+    # callback_url, and no delivery is queued, rather than fill a queue nobody consumes.
+    callbacks_enabled: bool = True
     callback_max_attempts: int = Field(default=8, ge=1, le=100)
     # Host names (comma separated) whose callbacks may go to private, loopback or link-local
     # addresses, which are refused for every other host.

@@ -29,6 +29,9 @@ from taskyard_common.logs import get_logger
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# Where no callback worker runs (TASKYARD_CALLBACKS_ENABLED false) no address may be called.
+CALLBACKS_TURNED_OFF = "callbacks are turned off on this server (TASKYARD_CALLBACKS_ENABLED)"
+
 SCHEME_PORTS = {"http": 80, "https": 443}
 # Names the clouds give their metadata service (they resolve to link-local addresses there,
 # but a resolver elsewhere may say otherwise).

@@ -13,8 +13,10 @@ import uuid
 
 import celery
 
+from taskyard_common.callbacks.address_policy import CALLBACKS_TURNED_OFF
 from taskyard_common.logs import get_logger
 from taskyard_common.records import CallbackState, CallbackStatus, TaskStatus
+from taskyard_common.settings import get_settings
 from taskyard_common.status_store import StatusStore
 from taskyard_common.topology import CALLBACK_TASK_NAME, callback_queue
 
@@ -48,6 +50,11 @@ class CallbackRequests:
         event = EVENTS[status]
         # Each final status is a delivery of its own: a rerun that ends again is told again.
         store.start_callback_delivery(task_id, delivery_id, CallbackState(url=state.url))
+        if not get_settings().callbacks_enabled:
+            # No worker consumes the queue (a task submitted before callbacks were turned off):
+            # the record says FAILED rather than stay PENDING for ever.
+            self._not_queued(store, task_id, delivery_id, state.url, CALLBACKS_TURNED_OFF)
+            return
         app = self._app or celery.current_app
         try:
             app.send_task(
@@ -62,15 +69,19 @@ class CallbackRequests:
             )
         except Exception as error:
             # The task's own outcome stands; only its callback is lost, and the record says so.
-            store.set_callback_state(
-                task_id,
-                delivery_id,
-                CallbackState(
-                    url=state.url, status=CallbackStatus.FAILED, last_error=f"not queued: {error}"
-                ),
-            )
-            log.error(
-                "callback_not_queued", task_id=task_id, delivery_id=delivery_id, error=str(error)
-            )
+            self._not_queued(store, task_id, delivery_id, state.url, str(error))
             return
         log.info("callback_queued", task_id=task_id, delivery_id=delivery_id, event_name=event)
+
+    @staticmethod
+    def _not_queued(
+        store: StatusStore, task_id: str, delivery_id: str, url: str, reason: str
+    ) -> None:
+        store.set_callback_state(
+            task_id,
+            delivery_id,
+            CallbackState(
+                url=url, status=CallbackStatus.FAILED, last_error=f"not queued: {reason}"
+            ),
+        )
+        log.error("callback_not_queued", task_id=task_id, delivery_id=delivery_id, error=reason)

@@ -18,7 +18,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from taskyard_common.callbacks.address_policy import CallbackRefused, check_url
+from taskyard_common.callbacks.address_policy import (
+    CALLBACKS_TURNED_OFF,
+    CallbackRefused,
+    check_url,
+)
 from taskyard_common.clock import utc_now
 from taskyard_common.contracts.common import StrictModel
 from taskyard_common.contracts.data import DataPayload
@@ -74,8 +78,11 @@ def _check_schedule_limit(seconds_ahead: float) -> None:
 
 
 def _callback_host_allowed(value: HttpUrl) -> HttpUrl:
+    settings = get_settings()
+    if not settings.callbacks_enabled:
+        raise PydanticCustomError("callbacks_disabled", CALLBACKS_TURNED_OFF)
     try:
-        check_url(str(value), get_settings().callback_allowed_host_set())
+        check_url(str(value), settings.callback_allowed_host_set())
     except CallbackRefused as error:
         raise PydanticCustomError("callback_refused", "{reason}", {"reason": str(error)}) from None
     return value
@@ -126,7 +133,8 @@ class _Submission(StrictModel):
         description=(
             "http(s) URL POSTed the signed task record when the task ends SUCCESS, FAILED or"
             " CANCELLED; refused if its host resolves to a loopback, private, link-local,"
-            " multicast or metadata address (unless in TASKYARD_CALLBACK_ALLOWED_HOSTS)"
+            " multicast or metadata address (unless in TASKYARD_CALLBACK_ALLOWED_HOSTS);"
+            " refused while TASKYARD_CALLBACKS_ENABLED is false"
         ),
     )
 
