@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import redis
 
-from bench.load import final_count, http_submitter, record_times, run_threads
+from bench.load import SubmitResult, final_count, http_submitter, record_times, run_threads
 from bench.report import Row, cpu_text, fmt, ratio_text, say, verdict
 from bench.session import (
     E2E_CONCURRENCY,
@@ -43,6 +43,22 @@ class E2EResult:
     errors: int
     # CPU (user + system) per task, in ms: the submitting process, the API, the worker.
     cpu_ms_per_task: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def measured(
+        cls, submitted: SubmitResult, last_done: float, failed: int, cpu: dict[str, float]
+    ) -> E2EResult:
+        """From the submit phase and the time the last task finished."""
+        return cls(
+            len(submitted.ids),
+            submitted.rate,
+            submitted.finished - submitted.started,
+            last_done - submitted.finished,
+            last_done - submitted.started,
+            failed,
+            len(submitted.errors),
+            cpu,
+        )
 
     @property
     def throughput(self) -> float:
@@ -107,16 +123,7 @@ def bench_e2e_taskyard(
     after = tree_memory(with_children(worker.pid))
     run.stop(worker)
     run.report.raw["e2e_worker_memory"] = {"idle": asdict(idle), "after": asdict(after)}
-    result = E2EResult(
-        len(submitted.ids),
-        submitted.rate,
-        submitted.finished - submitted.started,
-        last - submitted.finished,
-        last - submitted.started,
-        failed,
-        len(submitted.errors),
-        cpu,
-    )
+    result = E2EResult.measured(submitted, last, failed, cpu)
     if submitted.errors:
         run.report.notes.append(
             f"Taskyard submit errors ({len(submitted.errors)}): {submitted.errors[0]}"
@@ -151,16 +158,7 @@ def bench_e2e_plain(
     cpu = meter.per_task_ms(len(submitted.ids))
     last = float(client.get(plain_celery.LAST_KEY) or 0)
     run.stop(worker)
-    result = E2EResult(
-        len(submitted.ids),
-        submitted.rate,
-        submitted.finished - submitted.started,
-        last - submitted.finished,
-        last - submitted.started,
-        0,
-        len(submitted.errors),
-        cpu,
-    )
+    result = E2EResult.measured(submitted, last, 0, cpu)
     if submitted.errors:
         run.report.notes.append(
             f"plain Celery submit errors ({len(submitted.errors)}): {submitted.errors[0]}"

@@ -41,6 +41,17 @@ class SubmitResult:
         return len(self.ids) / max(1e-9, self.finished - self.started)
 
 
+def _in_threads(threads: int, loop: Callable[[], None]) -> tuple[float, float]:
+    """Runs `loop` in `threads` threads at once; (started, finished) wall-clock times."""
+    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
+    started = time.time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return started, time.time()
+
+
 def run_threads(
     count: int, threads: int, make_worker: Callable[[], Callable[[], str]]
 ) -> SubmitResult:
@@ -66,13 +77,8 @@ def run_threads(
             with lock:
                 ids.append(task_id)
 
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    started = time.time()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return SubmitResult(ids, started, time.time(), errors)
+    started, finished = _in_threads(threads, loop)
+    return SubmitResult(ids, started, finished, errors)
 
 
 def run_chunked(
@@ -101,13 +107,8 @@ def run_chunked(
             with lock:
                 accepted[0] += done
 
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    started = time.time()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return SubmitResult([""] * accepted[0], started, time.time(), errors)
+    started, finished = _in_threads(threads, loop)
+    return SubmitResult([""] * accepted[0], started, finished, errors)
 
 
 def http_submitter(base_url: str, priority: str) -> Callable[[], Callable[[], str]]:
